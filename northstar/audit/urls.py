@@ -1,0 +1,7 @@
+from django.urls import path
+
+from northstar.audit import views
+
+urlpatterns = [
+    path("", views.audit_search, name="audit"),
+]
