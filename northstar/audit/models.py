@@ -87,10 +87,6 @@ class AuditEvent(models.Model):
     def __str__(self):
         return f"#{self.seq} {self.actor or 'system'} {self.action} {self.object_repr}"
 
-    @classmethod
-    def visibility(cls, actor: Actor, action: str) -> Q:
-        return EVERYTHING if action == "view" and actor.has_role(*AUDIT_READER_ROLES) else NOTHING
-
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise AuditImmutableError("audit events cannot be changed")
@@ -99,6 +95,10 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditImmutableError("audit events cannot be deleted")
+
+    @classmethod
+    def visibility(cls, actor: Actor, action: str) -> Q:
+        return EVERYTHING if action == "view" and actor.has_role(*AUDIT_READER_ROLES) else NOTHING
 
     def content(self) -> dict:
         return {

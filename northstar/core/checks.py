@@ -1,8 +1,7 @@
 """`northstar check`: configuration problems in plain words (Django system checks)."""
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
-
+from django.core.checks import Warning, register
 
 
 @register()

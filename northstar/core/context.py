@@ -15,7 +15,7 @@ class RequestContext:
     client_ip: str = ""
 
 
-_current: ContextVar[RequestContext] = ContextVar("northstar_request", default=RequestContext())
+_current: ContextVar[RequestContext] = ContextVar("northstar_request", default=RequestContext())  # noqa: B039 (frozen)
 
 
 def current_request() -> RequestContext:
