@@ -43,6 +43,12 @@ def make_user(username: str, *roles: str, superuser: bool = False):
     return user
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Password hashing is deliberately slow; tests log in a lot and check other things."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def admin(db):
     return make_user("admin", Role.ADMIN, superuser=True)

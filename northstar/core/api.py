@@ -2,14 +2,23 @@
 
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 from ninja.pagination import paginate
 
 from northstar.api.errors import ERRORS
 from northstar.core.models import ApiToken
-from northstar.core.roles import actor_for
-from northstar.core.services import MAX_TOKEN_DAYS, do_create_api_token, do_revoke_api_token
+from northstar.core.permissions import require_role
+from northstar.core.roles import Role, actor_for
+from northstar.core.services import (
+    MAX_TOKEN_DAYS,
+    do_create_api_token,
+    do_create_user,
+    do_grant_role,
+    do_revoke_api_token,
+    do_revoke_role,
+)
 
 router = Router(tags=["accounts"])
 
@@ -76,3 +85,67 @@ def create_token(request, payload: TokenIn):
 def revoke_token(request, uid: str):
     token = get_object_or_404(ApiToken.objects.restrict(request.auth, "view"), uid=uid)
     return do_revoke_api_token(token, acting_user=request.auth)
+
+
+# -- users and roles (administrators) --------------------------------------------------------
+
+
+class UserOut(Schema):
+    username: str
+    email: str
+    is_active: bool
+    roles: list[str]
+    person_uid: str | None
+
+    @staticmethod
+    def resolve_roles(obj):
+        return sorted(grant.role for grant in obj.role_grants.all())
+
+    @staticmethod
+    def resolve_person_uid(obj):
+        person = getattr(obj, "person", None)
+        return str(person.uid) if person else None
+
+
+class UserIn(Schema):
+    username: str
+    email: str = ""
+    password: str | None = None
+    roles: list[Role] = []
+
+
+class RoleIn(Schema):
+    role: Role
+
+
+def _users(user):
+    require_role(user, Role.ADMIN, to="manage user accounts")
+    return get_user_model().objects.prefetch_related("role_grants").select_related("person").order_by("username")
+
+
+@router.get("/users", response={200: list[UserOut], **ERRORS}, tags=["users"])
+@paginate
+def list_users(request):
+    return _users(request.auth)
+
+
+@router.post("/users", response={201: UserOut, **ERRORS}, tags=["users"])
+def create_user(request, payload: UserIn):
+    _users(request.auth)
+    user = do_create_user(username=payload.username, email=payload.email, password=payload.password,
+                          roles=payload.roles, acting_user=request.auth)
+    return Status(201, _users(request.auth).get(pk=user.pk))
+
+
+@router.post("/users/{username}/roles", response={200: UserOut, **ERRORS}, tags=["users"])
+def grant_role(request, username: str, payload: RoleIn):
+    user = get_object_or_404(_users(request.auth), username=username)
+    do_grant_role(user, payload.role, acting_user=request.auth)
+    return _users(request.auth).get(pk=user.pk)
+
+
+@router.delete("/users/{username}/roles/{role}", response={200: UserOut, **ERRORS}, tags=["users"])
+def revoke_role(request, username: str, role: Role):
+    user = get_object_or_404(_users(request.auth), username=username)
+    do_revoke_role(user, role, acting_user=request.auth)
+    return _users(request.auth).get(pk=user.pk)
