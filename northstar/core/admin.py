@@ -9,6 +9,19 @@ from northstar.audit.services import Action, record_event
 from northstar.core.models import ApiToken, RoleGrant, WorkerHeartbeat
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown to administrators, changed only through the application."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class AuditedAdmin(admin.ModelAdmin):
     """Writes made in the admin leave the same audit events as the services'."""
 
@@ -60,14 +73,8 @@ class ApiTokenAdmin(AuditedAdmin):
 
 
 @admin.register(WorkerHeartbeat)
-class WorkerHeartbeatAdmin(admin.ModelAdmin):
+class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     list_display = ("worker_id", "hostname", "started", "last_seen")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 # Accounts changed in the admin (passwords, staff flags) are audited like everything else.

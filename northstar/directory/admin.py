@@ -3,18 +3,8 @@ whose services keep trees, subjects and the audit trail right."""
 
 from django.contrib import admin
 
+from northstar.core.admin import ReadOnlyAdmin
 from northstar.directory.models import OrgUnit, Person, Process, Service, Subject
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(OrgUnit)

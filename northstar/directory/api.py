@@ -247,120 +247,62 @@ def _get(model, user, uid: UUID):
     return get_object_or_404(model.objects.restrict(user, "view"), uid=uid)
 
 
-@router.get("/org-units", response={200: list[OrgUnitOut], **ERRORS}, tags=["org units"])
-@paginate
-def list_org_units(request, filters: Query[OrgUnitFilter]):
-    return queries.org_units(request.auth, **filters.model_dump())
+def _as_is(obj, actor):
+    return obj
 
 
-@router.get("/org-units/{uid}", response={200: OrgUnitOut, **ERRORS}, tags=["org units"])
-def get_org_unit(request, uid: UUID):
-    return _get(OrgUnit, request.auth, uid)
+def add_resource(*, path: str, name: str, model, out, create_in, patch_in, filters, listing, create, update,
+                 deactivate, render=_as_is):
+    """The five directory operations for one kind: list, get, create, update, deactivate.
+
+    Each kind differs only in its schemas, query and services; the HTTP shape,
+    permissions (inside the services and queries) and error handling are one.
+    """
+    tags = [name.replace("_", " ")]
+
+    @router.get(path, response={200: list[out], **ERRORS}, tags=tags, operation_id=f"list_{name}")
+    @paginate
+    def list_objects(request, filters: Query[filters]):
+        return _Rendered(listing(request.auth, **filters.model_dump()), render, actor_for(request.auth))
+
+    @router.get(f"{path}/{{uid}}", response={200: out, **ERRORS}, tags=tags, operation_id=f"get_{name}")
+    def get_object(request, uid: UUID):
+        return render(_get(model, request.auth, uid), actor_for(request.auth))
+
+    @router.post(path, response={201: out, **ERRORS}, tags=tags, operation_id=f"create_{name}")
+    def create_object(request, payload: create_in):
+        obj = create(acting_user=request.auth, **_values(request.auth, payload, False))
+        return Status(201, render(obj, actor_for(request.auth)))
+
+    @router.patch(f"{path}/{{uid}}", response={200: out, **ERRORS}, tags=tags, operation_id=f"update_{name}")
+    def update_object(request, uid: UUID, payload: patch_in):
+        obj = _get(model, request.auth, uid)
+        obj = update(obj, acting_user=request.auth, **_values(request.auth, payload, True))
+        return render(obj, actor_for(request.auth))
+
+    @router.post(f"{path}/{{uid}}/deactivate", response={200: out, **ERRORS}, tags=tags,
+                 operation_id=f"deactivate_{name}")
+    def deactivate_object(request, uid: UUID):
+        obj = deactivate(_get(model, request.auth, uid), acting_user=request.auth)
+        return render(obj, actor_for(request.auth))
 
 
-@router.post("/org-units", response={201: OrgUnitOut, **ERRORS}, tags=["org units"])
-def create_org_unit(request, payload: OrgUnitIn):
-    unit = services.do_create_org_unit(acting_user=request.auth, **_values(request.auth, payload, False))
-    return Status(201, unit)
-
-
-@router.patch("/org-units/{uid}", response={200: OrgUnitOut, **ERRORS}, tags=["org units"])
-def update_org_unit(request, uid: UUID, payload: OrgUnitPatch):
-    unit = _get(OrgUnit, request.auth, uid)
-    return services.do_update_org_unit(unit, acting_user=request.auth, **_values(request.auth, payload, True))
-
-
-@router.post("/org-units/{uid}/deactivate", response={200: OrgUnitOut, **ERRORS}, tags=["org units"])
-def deactivate_org_unit(request, uid: UUID):
-    return services.do_deactivate_org_unit(_get(OrgUnit, request.auth, uid), acting_user=request.auth)
-
-
-@router.get("/people", response={200: list[PersonOut], **ERRORS}, tags=["people"])
-@paginate
-def list_people(request, filters: Query[PersonFilter]):
-    actor = actor_for(request.auth)
-    rows = queries.people(request.auth, **filters.model_dump())
-    return _PersonPage(rows, actor)
-
-
-@router.get("/people/{uid}", response={200: PersonOut, **ERRORS}, tags=["people"])
-def get_person(request, uid: UUID):
-    return person_out(_get(Person, request.auth, uid), actor_for(request.auth))
-
-
-@router.post("/people", response={201: PersonOut, **ERRORS}, tags=["people"])
-def create_person(request, payload: PersonIn):
-    person = services.do_create_person(acting_user=request.auth, **_values(request.auth, payload, False))
-    return Status(201, person_out(person, actor_for(request.auth)))
-
-
-@router.patch("/people/{uid}", response={200: PersonOut, **ERRORS}, tags=["people"])
-def update_person(request, uid: UUID, payload: PersonPatch):
-    person = _get(Person, request.auth, uid)
-    person = services.do_update_person(person, acting_user=request.auth, **_values(request.auth, payload, True))
-    return person_out(person, actor_for(request.auth))
-
-
-@router.post("/people/{uid}/deactivate", response={200: PersonOut, **ERRORS}, tags=["people"])
-def deactivate_person(request, uid: UUID):
-    person = services.do_deactivate_person(_get(Person, request.auth, uid), acting_user=request.auth)
-    return person_out(person, actor_for(request.auth))
-
-
-@router.get("/services", response={200: list[ServiceOut], **ERRORS}, tags=["services"])
-@paginate
-def list_services(request, filters: Query[OwnedFilter]):
-    return queries.services(request.auth, **filters.model_dump())
-
-
-@router.get("/services/{uid}", response={200: ServiceOut, **ERRORS}, tags=["services"])
-def get_service(request, uid: UUID):
-    return _get(Service, request.auth, uid)
-
-
-@router.post("/services", response={201: ServiceOut, **ERRORS}, tags=["services"])
-def create_service(request, payload: ServiceIn):
-    service = services.do_create_service(acting_user=request.auth, **_values(request.auth, payload, False))
-    return Status(201, service)
-
-
-@router.patch("/services/{uid}", response={200: ServiceOut, **ERRORS}, tags=["services"])
-def update_service(request, uid: UUID, payload: ServicePatch):
-    service = _get(Service, request.auth, uid)
-    return services.do_update_service(service, acting_user=request.auth, **_values(request.auth, payload, True))
-
-
-@router.post("/services/{uid}/deactivate", response={200: ServiceOut, **ERRORS}, tags=["services"])
-def deactivate_service(request, uid: UUID):
-    return services.do_deactivate_service(_get(Service, request.auth, uid), acting_user=request.auth)
-
-
-@router.get("/processes", response={200: list[ProcessOut], **ERRORS}, tags=["processes"])
-@paginate
-def list_processes(request, filters: Query[OwnedFilter]):
-    return queries.processes(request.auth, **filters.model_dump())
-
-
-@router.get("/processes/{uid}", response={200: ProcessOut, **ERRORS}, tags=["processes"])
-def get_process(request, uid: UUID):
-    return _get(Process, request.auth, uid)
-
-
-@router.post("/processes", response={201: ProcessOut, **ERRORS}, tags=["processes"])
-def create_process(request, payload: ProcessIn):
-    process = services.do_create_process(acting_user=request.auth, **_values(request.auth, payload, False))
-    return Status(201, process)
-
-
-@router.patch("/processes/{uid}", response={200: ProcessOut, **ERRORS}, tags=["processes"])
-def update_process(request, uid: UUID, payload: ProcessPatch):
-    process = _get(Process, request.auth, uid)
-    return services.do_update_process(process, acting_user=request.auth, **_values(request.auth, payload, True))
-
-
-@router.post("/processes/{uid}/deactivate", response={200: ProcessOut, **ERRORS}, tags=["processes"])
-def deactivate_process(request, uid: UUID):
-    return services.do_deactivate_process(_get(Process, request.auth, uid), acting_user=request.auth)
+add_resource(path="/org-units", name="org_units", model=OrgUnit, out=OrgUnitOut, create_in=OrgUnitIn,
+             patch_in=OrgUnitPatch, filters=OrgUnitFilter, listing=queries.org_units,
+             create=services.do_create_org_unit, update=services.do_update_org_unit,
+             deactivate=services.do_deactivate_org_unit)
+add_resource(path="/people", name="people", model=Person, out=PersonOut, create_in=PersonIn,
+             patch_in=PersonPatch, filters=PersonFilter, listing=queries.people,
+             create=services.do_create_person, update=services.do_update_person,
+             deactivate=services.do_deactivate_person, render=person_out)
+add_resource(path="/services", name="services", model=Service, out=ServiceOut, create_in=ServiceIn,
+             patch_in=ServicePatch, filters=OwnedFilter, listing=queries.services,
+             create=services.do_create_service, update=services.do_update_service,
+             deactivate=services.do_deactivate_service)
+add_resource(path="/processes", name="processes", model=Process, out=ProcessOut, create_in=ProcessIn,
+             patch_in=ProcessPatch, filters=OwnedFilter, listing=queries.processes,
+             create=services.do_create_process, update=services.do_update_process,
+             deactivate=services.do_deactivate_process)
 
 
 @router.get("/subjects", response={200: list[SubjectOut], **ERRORS}, tags=["subjects"])
@@ -369,11 +311,11 @@ def list_subjects(request, kind: Subject.Kind | None = None):
     return queries.subjects(request.auth, kind=kind)
 
 
-class _PersonPage:
-    """A queryset that renders people with private fields withheld per row, after slicing."""
+class _Rendered:
+    """A queryset whose rows are rendered after pagination slices it (e.g. private fields per row)."""
 
-    def __init__(self, rows, actor):
-        self.rows, self.actor = rows, actor
+    def __init__(self, rows, render, actor):
+        self.rows, self.render, self.actor = rows, render, actor
 
     def count(self):
         return self.rows.count()
@@ -382,4 +324,4 @@ class _PersonPage:
         return self.count()
 
     def __getitem__(self, item):
-        return [person_out(p, self.actor) for p in self.rows[item]]
+        return [self.render(obj, self.actor) for obj in self.rows[item]]
