@@ -3,8 +3,9 @@
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from northstar.api.errors import ERRORS
@@ -19,6 +20,7 @@ from northstar.core.services import (
     do_revoke_api_token,
     do_revoke_role,
 )
+from northstar.directory.models import Person
 
 router = Router(tags=["accounts"])
 
@@ -110,8 +112,9 @@ class UserOut(Schema):
 class UserIn(Schema):
     username: str
     email: str = ""
-    password: str | None = None
+    password: str | None = Field(None, description="Leave out for accounts that sign in by other means")
     roles: list[Role] = []
+    employee_id: str | None = Field(None, description="Link the account to this person in the directory")
 
 
 class RoleIn(Schema):
@@ -132,8 +135,13 @@ def list_users(request):
 @router.post("/users", response={201: UserOut, **ERRORS}, tags=["users"])
 def create_user(request, payload: UserIn):
     _users(request.auth)
+    person = None
+    if payload.employee_id:
+        person = Person.objects.restrict(request.auth, "change").filter(employee_id=payload.employee_id).first()
+        if person is None:
+            raise ValidationError({"employee_id": [f"No person with employee id {payload.employee_id!r}."]})
     user = do_create_user(username=payload.username, email=payload.email, password=payload.password,
-                          roles=payload.roles, acting_user=request.auth)
+                          roles=payload.roles, person=person, acting_user=request.auth)
     return Status(201, _users(request.auth).get(pk=user.pk))
 
 

@@ -15,17 +15,30 @@ from northstar.core.roles import Role, forget_actor
 MAX_TOKEN_DAYS = 366
 
 
-def do_create_user(*, username: str, password: str | None, email: str = "", acting_user, roles=()):
+def do_create_user(*, username: str, password: str | None, email: str = "", acting_user, roles=(), person=None):
+    """A login account; `person` links it to someone in the directory (who then signs in as them)."""
+    from northstar.directory.services import do_update_person
+
     require_role(acting_user, Role.ADMIN, to="create a user account")
     User = get_user_model()
-    if User.objects.filter(username=username).exists():
-        raise ValidationError({"username": [f"{username!r} is taken."]})
+    errors = {}
+    if not username or not username.strip():
+        errors["username"] = ["A user name is required."]
+    elif User.objects.filter(username=username).exists():
+        errors["username"] = [f"{username!r} is taken."]
+    if person is not None and person.user_id is not None:
+        errors["employee_id"] = [f"{person.name} already has an account ({person.user})."]
+    if errors:
+        raise ValidationError(errors)
     with transaction.atomic():
-        user = User.objects.create_user(username=username, email=email, password=password)
+        user = User.objects.create_user(username=username, email=email or (person.email if person else ""),
+                                        password=password)
         record_event(Action.CREATE, acting_user=acting_user, obj=user,
-                     after={"username": username, "email": email})
+                     after={"username": username, "email": user.email})
         for role in roles:
             do_grant_role(user, role, acting_user=acting_user)
+        if person is not None:
+            do_update_person(person, user=user, acting_user=acting_user)
     return user
 
 

@@ -42,3 +42,21 @@ def test_taken_username_is_422(org, api):
     response = api(org.admin).post("/users", {"username": "employee"})
     assert response.status_code == 422
     assert response.json()["error"]["fields"] == {"username": ["'employee' is taken."]}
+
+
+def test_account_linked_to_a_person_signs_in_as_them(org, api):
+    from northstar.directory import services
+
+    services.do_create_person(employee_id="E300", name="Lia Linked", email="lia@acme.test",
+                              org_unit=org.units.platform, acting_user=org.hr)
+    created = api(org.admin).post("/users", {"username": "lia", "password": "a long passphrase",
+                                             "employee_id": "E300"})
+    assert created.status_code == 201, created.content
+    lia = get_user_model().objects.get(username="lia")
+    assert lia.email == "lia@acme.test"
+    me = api(lia).get("/me").json()
+    assert me["person_uid"] == created.json()["person_uid"] and "employee" in me["roles"]
+    again = api(org.admin).post("/users", {"username": "lia2", "employee_id": "E300"})
+    assert again.status_code == 422 and "employee_id" in again.json()["error"]["fields"]
+    unknown = api(org.admin).post("/users", {"username": "nobody", "employee_id": "E999"})
+    assert unknown.status_code == 422
