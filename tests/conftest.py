@@ -134,6 +134,17 @@ class ApiClient:
     def patch(self, path, data=None, **kwargs):
         return self.request("patch", path, data, **kwargs)
 
+    def upload(self, path: str, file_name: str, content: bytes, **params):
+        """POST `content` as the multipart field `file`; `params` go in the query string."""
+        from urllib.parse import urlencode
+
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        url = API_PREFIX + path + (f"?{urlencode(params)}" if params else "")
+        response = self.client.post(url, {"file": SimpleUploadedFile(file_name, content)}, headers=self.headers)
+        check_response(url, "post", response.status_code, response.get("Content-Type", ""), response.content)
+        return response
+
 
 @pytest.fixture
 def api():

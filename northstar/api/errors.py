@@ -49,7 +49,7 @@ def error_response(api: NinjaAPI, request, status: int, message: str, fields=Non
 
 def _field_name(loc) -> str:
     parts = [str(p) for p in loc]
-    while parts and parts[0] in _LOCATION_PREFIXES:
+    while len(parts) > 1 and parts[0] in _LOCATION_PREFIXES:
         parts = parts[1:]
     return ".".join(parts) or "__all__"
 

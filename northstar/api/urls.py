@@ -28,3 +28,4 @@ from northstar.directory.api import router as directory_router  # noqa: E402
 api.add_router("/", core_router)
 api.add_router("/", directory_router)
 api.add_router("/audit", audit_router)
+api.add_router("/", "northstar.directory.api_import.router")

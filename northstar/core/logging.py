@@ -9,7 +9,10 @@ from northstar.core.context import current_request
 
 class RequestContextFilter(logging.Filter):
     def filter(self, record):
-        record.request_id = current_request().request_id
+        # Django logs 4xx/5xx responses after the middleware has returned, so fall back
+        # to the id kept on the request the log record carries.
+        request = getattr(record, "request", None)
+        record.request_id = current_request().request_id or getattr(request, "request_id", "")
         return True
 
 

@@ -11,7 +11,7 @@ def deny(user, action: str, what: str, obj=None) -> PermissionDenied:
 
     fields = {}
     if obj is None:
-        fields = {"object_type": "", "object_id": "", "object_repr": what}
+        fields = {"object_type": "", "object_id": "", "object_repr": what or action}
     record_event(
         Action.PERMISSION_DENIED,
         acting_user=user,
@@ -19,7 +19,7 @@ def deny(user, action: str, what: str, obj=None) -> PermissionDenied:
         after={"action": action, "what": what},
         **fields,
     )
-    return PermissionDenied(f"You may not {action} {what}.")
+    return PermissionDenied(f"You may not {' '.join(filter(None, [action, what]))}.")
 
 
 def require(user, action: str, obj) -> None:
@@ -32,4 +32,4 @@ def require(user, action: str, obj) -> None:
 def require_role(user, *roles: str, to: str) -> None:
     """Raise PermissionDenied (audited) unless `user` holds one of `roles`."""
     if not actor_for(user).has_role(*roles):
-        raise deny(user, "do", to)
+        raise deny(user, to, "")
