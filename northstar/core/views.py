@@ -50,6 +50,7 @@ class TokenForm(forms.Form):
     days = forms.IntegerField(min_value=1, max_value=366, initial=90)
 
 
+@never_cache  # the page shows a new token's secret once; no copy may stay in a cache
 @login_required
 def tokens(request):
     form = TokenForm(request.POST or None)

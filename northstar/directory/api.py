@@ -36,8 +36,10 @@ def _unit_ref(unit):
     return unit and {"uid": unit.uid, "name": unit.name, "key": unit.key}
 
 
-def _person_ref(person):
-    return person and {"uid": person.uid, "name": person.name, "employee_id": person.employee_id}
+def _visible_person_ref(person, actor):
+    if person is None or not person.visible_to(actor):
+        return None
+    return {"uid": person.uid, "name": person.name, "employee_id": person.employee_id}
 
 
 # -- org units -------------------------------------------------------------------------------
@@ -49,17 +51,22 @@ class OrgUnitOut(Schema):
     name: str
     kind: str
     parent: UnitRef | None
-    manager: PersonRef | None
+    manager: PersonRef | None = Field(description="The unit's head; null when none, or not visible to you")
     depth: int
     is_active: bool
 
-    @staticmethod
-    def resolve_parent(obj):
-        return _unit_ref(obj.parent)
 
-    @staticmethod
-    def resolve_manager(obj):
-        return _person_ref(obj.manager)
+def org_unit_out(unit: OrgUnit, actor) -> dict:
+    return {
+        "uid": unit.uid,
+        "key": unit.key,
+        "name": unit.name,
+        "kind": unit.kind,
+        "parent": _unit_ref(unit.parent),
+        "manager": _visible_person_ref(unit.manager, actor),
+        "depth": unit.depth,
+        "is_active": unit.is_active,
+    }
 
 
 class OrgUnitIn(Schema):
@@ -94,7 +101,7 @@ class PersonOut(Schema):
     email: str
     job_title: str
     job_role: str
-    manager: PersonRef | None
+    manager: PersonRef | None = Field(description="null when none, or not visible to you")
     org_unit: UnitRef | None
     private_visible: bool = Field(description="False when the private fields below are withheld from you")
     location: str | None
@@ -145,7 +152,7 @@ def person_out(person: Person, actor) -> dict:
         "email": person.email,
         "job_title": person.job_title,
         "job_role": person.job_role,
-        "manager": _person_ref(person.manager),
+        "manager": _visible_person_ref(person.manager, actor),
         "org_unit": _unit_ref(person.org_unit),
         "private_visible": private,
         "location": person.location if private else None,
@@ -290,7 +297,7 @@ def add_resource(*, path: str, name: str, model, out, create_in, patch_in, filte
 add_resource(path="/org-units", name="org_units", model=OrgUnit, out=OrgUnitOut, create_in=OrgUnitIn,
              patch_in=OrgUnitPatch, filters=OrgUnitFilter, listing=queries.org_units,
              create=services.do_create_org_unit, update=services.do_update_org_unit,
-             deactivate=services.do_deactivate_org_unit)
+             deactivate=services.do_deactivate_org_unit, render=org_unit_out)
 add_resource(path="/people", name="people", model=Person, out=PersonOut, create_in=PersonIn,
              patch_in=PersonPatch, filters=PersonFilter, listing=queries.people,
              create=services.do_create_person, update=services.do_update_person,

@@ -117,6 +117,18 @@ class Person(BaseModel):
             return EVERYTHING
         return EVERYTHING if actor.is_admin else NOTHING
 
+    def visible_to(self, actor: Actor) -> bool:
+        """`visibility(actor, "view")` for one loaded row, without a query (kept equal by a test)."""
+        if actor.reads_everything:
+            return True
+        if actor.person_id is None:
+            return False
+        return (
+            self.manager_path.startswith(actor.person_path)
+            or self.pk in path_ids(actor.person_path)
+            or (actor.org_unit_id is not None and self.org_unit_id == actor.org_unit_id)
+        )
+
     def private_visible_to(self, actor: Actor) -> bool:
         if actor.reads_everything:
             return True

@@ -163,3 +163,14 @@ def test_subjects_listed_per_visibility(org, api):
     assert kinds.count("person") == 2 and kinds.count("service") == 2 and kinds.count("org_unit") == 5
     persons = api(org.outsider).get("/subjects", kind="person").json()["items"]
     assert {s["name"] for s in persons} == {"Casey Chief", "Oscar Outsider"}
+
+
+def test_heads_and_managers_outside_your_view_are_not_named(org, api):
+    from northstar.directory import services
+
+    services.do_update_org_unit(org.units.sales, manager=org.people["outsider"], acting_user=org.hr)
+    sales = api(org.employee).get(f"/org-units/{org.units.sales.uid}").json()
+    assert sales["manager"] is None
+    assert api(org.hr).get(f"/org-units/{org.units.sales.uid}").json()["manager"]["employee_id"] == "E008"
+    web_dev = api(org.hr).get(f"/people/{org.people['web_dev'].uid}").json()
+    assert web_dev["manager"]["employee_id"] == "E002"

@@ -114,3 +114,16 @@ def test_tokens_are_visible_to_their_owner_and_admins(org, token_for):
 def test_unknown_action_is_refused(org):
     with pytest.raises(ValueError):
         Person.objects.restrict(org.admin, "frobnicate")
+
+
+def test_visible_to_agrees_with_restrict_for_every_actor_and_person(org):
+    from northstar.core.roles import actor_for
+
+    actors = ["admin", "hr", "auditor", "executive", "employee", "peer", "manager", "skip", "web_dev",
+              "outsider", "service_owner"]
+    everyone = list(Person.objects.all())
+    for name in actors:
+        user = getattr(org, name)
+        restricted = set(Person.objects.restrict(user, "view").values_list("pk", flat=True))
+        mirrored = {p.pk for p in everyone if p.visible_to(actor_for(user))}
+        assert mirrored == restricted, name
