@@ -160,3 +160,14 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self):
         return self.worker_id
+
+
+class ScheduledJob(models.Model):
+    """When a periodic job (northstar.core.schedule) is next due; workers claim a run by moving it."""
+
+    name = models.CharField(max_length=100, unique=True)
+    next_run = models.DateTimeField()
+    last_run = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return self.name
