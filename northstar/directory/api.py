@@ -137,7 +137,8 @@ class PersonPatch(Schema):
 
 class PersonFilter(FilterSchema):
     q: str | None = Field(None, description="Name, email, job title or employee id")
-    org_unit: str | None = Field(None, description="Org unit key")
+    org_unit: str | None = Field(None, description="Org unit key: that unit's members")
+    within: str | None = Field(None, description="Org unit key: everyone in that unit and the units below it")
     manager: UUID | None = Field(None, description="Manager's uid: direct reports")
     status: Person.Status | None = None
     include_inactive: bool = False

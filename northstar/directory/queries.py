@@ -6,7 +6,8 @@ from django.db.models import Q
 from northstar.directory.models import OrgUnit, Person, Process, Service, Subject
 
 
-def people(user, *, q=None, org_unit=None, manager=None, status=None, include_inactive=False):
+def people(user, *, q=None, org_unit=None, within=None, manager=None, status=None, include_inactive=False):
+    """Visible people; `org_unit` is one unit's members, `within` a unit's whole subtree (keys)."""
     rows = Person.objects.restrict(user, "view").select_related("org_unit", "manager")
     if not include_inactive and not status:
         rows = rows.exclude(employment_status=Person.Status.TERMINATED)
@@ -18,6 +19,9 @@ def people(user, *, q=None, org_unit=None, manager=None, status=None, include_in
         )
     if org_unit:
         rows = rows.filter(org_unit__key=org_unit)
+    if within:
+        unit_path = OrgUnit.objects.filter(key=within).values_list("path", flat=True).first()
+        rows = rows.filter(org_unit__path__startswith=unit_path) if unit_path else rows.none()
     if manager:
         rows = rows.filter(manager__uid=manager)
     return rows.order_by("name", "pk")

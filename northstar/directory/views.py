@@ -58,9 +58,18 @@ def _mark_people(user, people):
     return people
 
 
+# Up to this many units the filter lists them all; beyond, only the top three levels
+# (company, divisions, departments), since the filter takes in everything below.
+FULL_UNIT_LIST_MAX = 300
+
+
 def _unit_choices(user):
     """(key, label) for the org unit filter, indented by depth in tree order."""
-    return [(unit.key, "\u00a0\u00a0\u00a0" * unit.depth + unit.name) for unit in queries.org_units(user)]
+    units = queries.org_units(user)
+    if units.count() > FULL_UNIT_LIST_MAX:
+        top_levels = "/" + "[0-9]*/" * 3
+        units = units.exclude(path__regex=f"^{top_levels}.")
+    return [(unit.key, "\u00a0\u00a0\u00a0" * unit.depth + unit.name) for unit in units]
 
 
 # -- people ----------------------------------------------------------------------------------
@@ -69,7 +78,7 @@ def _unit_choices(user):
 def _people_filters(request, actor) -> dict:
     filters = {
         "q": request.GET.get("q", "").strip(),
-        "org_unit": request.GET.get("org_unit", ""),
+        "within": request.GET.get("within", ""),
     }
     status = request.GET.get("status", "")
     if actor.reads_everything and status in Person.Status.values:

@@ -87,7 +87,7 @@ def test_history_restore_gets_the_full_page(org, browse):
 
 def test_people_can_be_filtered_by_team_and_sorted(org, browse):
     client = browse(org.admin)
-    page = text(client.get("/people/", {"org_unit": "platform"}))
+    page = text(client.get("/people/", {"within": "platform"}))
     assert "Erin Employee" in page
     assert "Wendy Web" not in page
     page = text(client.get("/people/", {"sort": "-name"}))
@@ -136,7 +136,7 @@ def test_people_export_contains_only_visible_rows(org, browse):
 
 
 def test_people_export_follows_the_search_and_withholds_private_fields(org, browse):
-    rows = csv_rows(browse(org.employee).get("/people/export.csv", {"org_unit": "platform"}))
+    rows = csv_rows(browse(org.employee).get("/people/export.csv", {"within": "platform"}))
     by_name = {row["name"]: row for row in rows}
     assert set(by_name) == {"Erin Employee", "Pat Peer", "Morgan Manager", "Sol Owner"}
     assert by_name["Erin Employee"]["location"] == "Lisbon"
@@ -322,3 +322,18 @@ def test_pages_have_no_inline_scripts_or_styles(org, browse):
         assert " onclick=" not in page, url
         for chunk in page.split("<script")[1:]:
             assert chunk.lstrip().startswith("src="), url
+
+
+def test_unit_filter_takes_in_the_units_below(org, browse):
+    page = text(browse(org.hr).get("/people/", {"within": "eng"}))
+    assert "Wendy Web" in page and "Erin Employee" in page and "Oscar Outsider" not in page
+
+
+def test_large_organisations_list_only_the_top_levels_in_the_unit_filter(org, monkeypatch):
+    from northstar.directory import services, views
+
+    services.do_create_org_unit(key="sre", name="SRE", parent=org.units.platform, acting_user=org.hr)
+    assert "sre" in [key for key, _label in views._unit_choices(org.hr)]
+    monkeypatch.setattr(views, "FULL_UNIT_LIST_MAX", 3)
+    keys = [key for key, _label in views._unit_choices(org.hr)]
+    assert {"acme", "eng", "platform", "web", "sales"} == set(keys)  # depth 3 (SRE) left out
