@@ -81,6 +81,9 @@ INSTALLED_APPS = [
     "northstar.core",
     "northstar.audit",
     "northstar.directory",
+    "northstar.goals",
+    "northstar.measures",
+    "northstar.scoring",
 ]
 
 MIDDLEWARE = [
@@ -183,6 +186,16 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "northstar@localhost")
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+
+# The month (1-12) the fiscal year starts in; fiscal years are named after the year they end in
+# when they do not start in January (FY2027 runs from 2026-04-01 with FISCAL_YEAR_START_MONTH=4).
+FISCAL_YEAR_START_MONTH = env_int("FISCAL_YEAR_START_MONTH", 1)
+if not 1 <= FISCAL_YEAR_START_MONTH <= 12:
+    raise ImproperlyConfigured("FISCAL_YEAR_START_MONTH must be a month number from 1 to 12.")
+# Observations more than this far ahead of the server's clock are refused.
+INGEST_MAX_FUTURE_SECONDS = env_int("INGEST_MAX_FUTURE_SECONDS", 3600)
+# One REST batch takes at most this many observations.
+INGEST_MAX_BATCH = env_int("INGEST_MAX_BATCH", 10000)
 
 # The worker writes a heartbeat this often; /health reports it stale after 4x.
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 15)

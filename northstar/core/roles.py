@@ -36,6 +36,8 @@ class Actor:
     person_path: str = ""
     org_unit_id: int | None = None
     org_unit_path: str = ""
+    # Paths of the org units this person heads: they plan for those units and all below.
+    headed_unit_paths: tuple[str, ...] = ()
 
     @property
     def is_authenticated(self) -> bool:
@@ -68,7 +70,7 @@ def actor_for(user) -> Actor:
     if cached is not None:
         return cached
     from northstar.core.models import RoleGrant
-    from northstar.directory.models import Person
+    from northstar.directory.models import OrgUnit, Person
 
     roles = set(RoleGrant.objects.filter(user_id=user.pk).values_list("role", flat=True))
     if user.is_superuser:
@@ -89,6 +91,9 @@ def actor_for(user) -> Actor:
         person_path=person.manager_path if person else "",
         org_unit_id=person.org_unit_id if person else None,
         org_unit_path=person.org_unit.path if person and person.org_unit_id else "",
+        headed_unit_paths=tuple(
+            OrgUnit.objects.filter(manager_id=person.pk, is_active=True).values_list("path", flat=True)
+        ) if person else (),
     )
     user._northstar_actor = actor
     return actor

@@ -248,6 +248,31 @@ class Subject(BaseModel):
         return cls(kind=kind, **{cls.KIND_FIELDS[kind]: target})
 
     @classmethod
+    def plannable_by(cls, actor: Actor) -> Q:
+        """The subjects whose plan (objectives, measures, targets) `actor` may change.
+
+        People plan for themselves and their reporting chain; unit heads for their
+        units and everything below; executives for every unit; service owners for
+        what their team owns; admins for everything.
+        """
+        if actor.is_admin:
+            return EVERYTHING
+        rule = NOTHING
+        if actor.person_id is not None:
+            rule |= Q(kind=cls.Kind.PERSON, person__manager_path__startswith=actor.person_path)
+        if actor.has_role(Role.EXECUTIVE):
+            rule |= Q(kind=cls.Kind.ORG_UNIT)
+        team_paths = list(actor.headed_unit_paths)
+        for path in actor.headed_unit_paths:
+            rule |= Q(kind=cls.Kind.ORG_UNIT, org_unit__path__startswith=path)
+        if actor.has_role(Role.SERVICE_OWNER) and actor.org_unit_path:
+            team_paths.append(actor.org_unit_path)
+        for path in team_paths:
+            rule |= Q(kind=cls.Kind.SERVICE, service__owner_team__path__startswith=path)
+            rule |= Q(kind=cls.Kind.PROCESS, process__owner_team__path__startswith=path)
+        return rule
+
+    @classmethod
     def visibility(cls, actor: Actor, action: str) -> Q:
         """A subject is visible, changeable or deletable as its target is."""
         rule = NOTHING
@@ -259,3 +284,14 @@ class Subject(BaseModel):
             elif target_rule != NOTHING:
                 rule |= Q(kind=kind, **{f"{name}__in": model.objects.filter(target_rule).values("pk")})
         return rule
+
+
+def through_subject(actor: Actor, action: str, field: str = "subject") -> Q:
+    """The rule for anything that belongs to a subject (plans, measures, scores):
+    seen by whoever sees the subject; changed by whoever plans for it."""
+    rule = Subject.visibility(actor, "view") if action == "view" else Subject.plannable_by(actor)
+    if rule == EVERYTHING:
+        return EVERYTHING
+    if rule == NOTHING:
+        return NOTHING
+    return Q(**{f"{field}__in": Subject.objects.filter(rule).values("pk")})

@@ -1,14 +1,15 @@
 """Every write to the directory: validate, check permission, write, audit, in one transaction."""
 
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, models, transaction
+from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Value
 from django.db.models.functions import Concat, Substr
 
-from northstar.audit.services import Action, record_event
+from northstar.audit.services import Action
 from northstar.core.errors import Conflict
-from northstar.core.permissions import deny, require, require_role
+from northstar.core.permissions import deny, require_role
 from northstar.core.roles import Role
+from northstar.core.writes import create_object, update_object
 from northstar.directory.models import OrgUnit, Person, Process, Service, Subject
 
 # Which fields a caller may set on each kind; anything else is refused by name.
@@ -28,76 +29,23 @@ CREATOR_ROLES = {
 }
 
 
-def _check_fields(model, values: dict) -> None:
-    unknown = set(values) - EDITABLE[model]
-    if unknown:
-        raise ValidationError({name: ["This field cannot be set."] for name in sorted(unknown)})
-
-
-def _check_unique(obj) -> None:
-    name = UNIQUE_FIELDS[type(obj)]
-    value = getattr(obj, name)
-    clash = type(obj).objects.filter(**{name: value}).exclude(pk=obj.pk)
-    if clash.exists():
-        label = type(obj)._meta.verbose_name
-        raise Conflict(f"A {label} with {name} {value!r} already exists.", {name: ["Already in use."]})
-
-
-def _validate(obj) -> None:
-    _check_unique(obj)
-    obj.full_clean(validate_unique=False, validate_constraints=False)
-
-
-def _save(obj) -> None:
-    try:
-        obj.save()
-    except IntegrityError as error:  # a concurrent writer took the key between check and save
-        raise Conflict(f"{type(obj)._meta.verbose_name} clashes with existing data: {error}") from error
-
-
 def _create(model, values: dict, acting_user, after_save=None):
-    _check_fields(model, values)
-    require_role(acting_user, *CREATOR_ROLES[model], to=f"create a {model._meta.verbose_name}")
-    obj = model(**values)
-    _validate(obj)
-    with transaction.atomic():
-        _save(obj)
+    def may_create(obj):
+        require_role(acting_user, *CREATOR_ROLES[model], to=f"create a {model._meta.verbose_name}")
+
+    def place_and_subject(obj):
         if after_save:
             after_save(obj)
         Subject.for_target(obj).save()
-        if not model.objects.restrict(acting_user, "view").filter(pk=obj.pk).exists():
-            raise PermissionDenied(f"The new {model._meta.verbose_name} would be outside what you may see.")
-        record_event(Action.CREATE, acting_user=acting_user, obj=obj, after=obj.audit_snapshot())
-    return obj
+
+    return create_object(model, values, acting_user=acting_user, editable=EDITABLE[model],
+                         unique=[UNIQUE_FIELDS[model]], may_create=may_create, after_save=place_and_subject)
 
 
 def _update(obj, values: dict, acting_user, action=Action.UPDATE, after_save=None):
     model = type(obj)
-    _check_fields(model, values)
-    require(acting_user, "change", obj)
-    before = obj.audit_snapshot()
-    for name, value in values.items():
-        setattr(obj, name, value)
-    _validate(obj)
-    if obj.audit_snapshot() == before:
-        return obj
-    try:
-        with transaction.atomic():
-            _save(obj)
-            if after_save:
-                after_save(obj)
-            # The change must not move the object out of the caller's reach.
-            if not model.objects.restrict(acting_user, "change").filter(pk=obj.pk).exists():
-                raise _OutOfScope()
-            record_event(action, acting_user=acting_user, obj=obj, before=before, after=obj.audit_snapshot())
-    except _OutOfScope:
-        obj.refresh_from_db()
-        raise deny(acting_user, "change", f"{model._meta.verbose_name} {obj} that way", obj) from None
-    return obj
-
-
-class _OutOfScope(Exception):
-    pass
+    return update_object(obj, values, acting_user=acting_user, editable=EDITABLE[model],
+                         unique=[UNIQUE_FIELDS[model]], action=action, after_save=after_save)
 
 
 # -- paths -----------------------------------------------------------------------------------
