@@ -187,3 +187,49 @@ class MeasureAggregate(models.Model):
 
     def __str__(self):
         return f"{self.measure_id} in {self.period_id}: n={self.n}"
+
+
+class PullSource(BaseModel):
+    """A scheduled pull that feeds a measure: a PromQL query against a Prometheus HTTP API,
+    or a SQL query against any database reachable with a connection URL.
+
+    Configured by admins only. The connection URL may carry credentials: it is
+    stored, used by the worker, and never shown back (the API and UI show it redacted).
+    """
+
+    class Kind(models.TextChoices):
+        PROMETHEUS = "prometheus", "Prometheus query"
+        SQL = "sql", "SQL query"
+
+    class Mode(models.TextChoices):
+        INSTANT = "instant", "Instant (one value per run)"
+        RANGE = "range", "Range (every step since the last run)"
+
+    measure = models.ForeignKey(Measure, on_delete=models.CASCADE, related_name="pull_sources")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    url = models.CharField(max_length=1000, help_text="Prometheus base URL, or a database URL for SQL")
+    query = models.TextField(help_text="PromQL, or SQL returning (ts, value) or (ts, good, total) rows")
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.INSTANT)
+    step_seconds = models.PositiveIntegerField(default=300, help_text="Range mode: seconds between points")
+    every_seconds = models.PositiveIntegerField(default=300, help_text="How often the pull runs")
+    is_active = models.BooleanField(default=True)
+    next_run = models.DateTimeField(null=True, blank=True)
+    last_run = models.DateTimeField(null=True, blank=True)
+    last_success = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_ts = models.DateTimeField(null=True, blank=True, help_text="Newest timestamp pulled so far")
+
+    # The URL is left out on purpose: audit events must not keep credentials either.
+    audit_fields = ("measure", "kind", "query", "mode", "step_seconds", "every_seconds", "is_active")
+
+    class Meta:
+        ordering = ["measure__name", "pk"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} for {self.measure}"
+
+    @classmethod
+    def visibility(cls, actor: Actor, action: str) -> Q:
+        from northstar.core.models import EVERYTHING, NOTHING
+
+        return EVERYTHING if actor.is_admin else NOTHING
