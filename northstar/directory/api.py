@@ -7,12 +7,11 @@ business keys (a manager's employee id, an org unit's key).
 from datetime import date
 from uuid import UUID
 
-from django.shortcuts import get_object_or_404
-from ninja import Field, FilterSchema, Query, Router, Schema, Status
+from ninja import Field, FilterSchema, Router, Schema
 from ninja.pagination import paginate
 
 from northstar.api.errors import ERRORS
-from northstar.core.roles import actor_for
+from northstar.api.resources import add_resource
 from northstar.directory import queries, services
 from northstar.directory.models import OrgUnit, Person, Process, Service, Subject
 
@@ -246,68 +245,23 @@ class SubjectOut(Schema):
 # -- handlers --------------------------------------------------------------------------------
 
 
-def _values(user, payload: Schema, partial: bool) -> dict:
-    values = payload.model_dump(exclude_unset=partial)
-    return queries.resolve_references(user, values)
-
-
-def _get(model, user, uid: UUID):
-    return get_object_or_404(model.objects.restrict(user, "view"), uid=uid)
-
-
-def _as_is(obj, actor):
-    return obj
-
-
-def add_resource(*, path: str, name: str, model, out, create_in, patch_in, filters, listing, create, update,
-                 deactivate, render=_as_is):
-    """The five directory operations for one kind: list, get, create, update, deactivate.
-
-    Each kind differs only in its schemas, query and services; the HTTP shape,
-    permissions (inside the services and queries) and error handling are one.
-    """
-    tags = [name.replace("_", " ")]
-
-    @router.get(path, response={200: list[out], **ERRORS}, tags=tags, operation_id=f"list_{name}")
-    @paginate
-    def list_objects(request, filters: Query[filters]):
-        return _Rendered(listing(request.auth, **filters.model_dump()), render, actor_for(request.auth))
-
-    @router.get(f"{path}/{{uid}}", response={200: out, **ERRORS}, tags=tags, operation_id=f"get_{name}")
-    def get_object(request, uid: UUID):
-        return render(_get(model, request.auth, uid), actor_for(request.auth))
-
-    @router.post(path, response={201: out, **ERRORS}, tags=tags, operation_id=f"create_{name}")
-    def create_object(request, payload: create_in):
-        obj = create(acting_user=request.auth, **_values(request.auth, payload, False))
-        return Status(201, render(obj, actor_for(request.auth)))
-
-    @router.patch(f"{path}/{{uid}}", response={200: out, **ERRORS}, tags=tags, operation_id=f"update_{name}")
-    def update_object(request, uid: UUID, payload: patch_in):
-        obj = _get(model, request.auth, uid)
-        obj = update(obj, acting_user=request.auth, **_values(request.auth, payload, True))
-        return render(obj, actor_for(request.auth))
-
-    @router.post(f"{path}/{{uid}}/deactivate", response={200: out, **ERRORS}, tags=tags,
-                 operation_id=f"deactivate_{name}")
-    def deactivate_object(request, uid: UUID):
-        obj = deactivate(_get(model, request.auth, uid), acting_user=request.auth)
-        return render(obj, actor_for(request.auth))
-
-
-add_resource(path="/org-units", name="org_units", model=OrgUnit, out=OrgUnitOut, create_in=OrgUnitIn,
+add_resource(router, resolve=queries.resolve_references,
+             path="/org-units", name="org_units", model=OrgUnit, out=OrgUnitOut, create_in=OrgUnitIn,
              patch_in=OrgUnitPatch, filters=OrgUnitFilter, listing=queries.org_units,
              create=services.do_create_org_unit, update=services.do_update_org_unit,
              deactivate=services.do_deactivate_org_unit, render=org_unit_out)
-add_resource(path="/people", name="people", model=Person, out=PersonOut, create_in=PersonIn,
+add_resource(router, resolve=queries.resolve_references,
+             path="/people", name="people", model=Person, out=PersonOut, create_in=PersonIn,
              patch_in=PersonPatch, filters=PersonFilter, listing=queries.people,
              create=services.do_create_person, update=services.do_update_person,
              deactivate=services.do_deactivate_person, render=person_out)
-add_resource(path="/services", name="services", model=Service, out=ServiceOut, create_in=ServiceIn,
+add_resource(router, resolve=queries.resolve_references,
+             path="/services", name="services", model=Service, out=ServiceOut, create_in=ServiceIn,
              patch_in=ServicePatch, filters=OwnedFilter, listing=queries.services,
              create=services.do_create_service, update=services.do_update_service,
              deactivate=services.do_deactivate_service)
-add_resource(path="/processes", name="processes", model=Process, out=ProcessOut, create_in=ProcessIn,
+add_resource(router, resolve=queries.resolve_references,
+             path="/processes", name="processes", model=Process, out=ProcessOut, create_in=ProcessIn,
              patch_in=ProcessPatch, filters=OwnedFilter, listing=queries.processes,
              create=services.do_create_process, update=services.do_update_process,
              deactivate=services.do_deactivate_process)
@@ -317,19 +271,3 @@ add_resource(path="/processes", name="processes", model=Process, out=ProcessOut,
 @paginate
 def list_subjects(request, kind: Subject.Kind | None = None):
     return queries.subjects(request.auth, kind=kind)
-
-
-class _Rendered:
-    """A queryset whose rows are rendered after pagination slices it (e.g. private fields per row)."""
-
-    def __init__(self, rows, render, actor):
-        self.rows, self.render, self.actor = rows, render, actor
-
-    def count(self):
-        return self.rows.count()
-
-    def __len__(self):
-        return self.count()
-
-    def __getitem__(self, item):
-        return [self.render(obj, self.actor) for obj in self.rows[item]]
