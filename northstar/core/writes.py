@@ -35,7 +35,7 @@ def check_unique(obj, unique: Iterable[str]) -> None:
 
 def validate(obj, unique: Iterable[str]) -> None:
     check_unique(obj, unique)
-    obj.full_clean(validate_unique=False, validate_constraints=False)
+    obj.full_clean(validate_unique=False, validate_constraints=True)
 
 
 def save(obj) -> None:

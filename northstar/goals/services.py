@@ -121,7 +121,8 @@ def _check_parent(objective: Objective) -> None:
 
 
 def do_create_objective(*, acting_user, **values) -> Objective:
-    values.setdefault("key", new_key(values.get("title", "")))
+    if not values.get("key"):
+        values["key"] = new_key(values.get("title", ""))
     contributors = values.pop("contributors", None)
 
     def may_create(obj):

@@ -33,13 +33,17 @@ def check_selector(selector: str) -> None:
 
 
 def do_create_measure(*, acting_user, **values) -> Measure:
-    if values.get("metric_selector"):
-        check_selector(values["metric_selector"])
+    def may_create(obj):
+        _may_plan(acting_user, obj.subject)
+        if obj.metric_selector:
+            check_selector(obj.metric_selector)
+
     return create_object(Measure, values, acting_user=acting_user, editable=MEASURE_FIELDS, unique=["key"],
-                         may_create=lambda obj: _may_plan(acting_user, obj.subject))
+                         may_create=may_create)
 
 
 def do_update_measure(measure: Measure, *, acting_user, **values) -> Measure:
+    require(acting_user, "change", measure)
     if values.get("metric_selector"):
         check_selector(values["metric_selector"])
     if "subject" in values and values["subject"] != measure.subject:
