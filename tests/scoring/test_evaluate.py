@@ -1,0 +1,116 @@
+"""evaluate.py end to end: aggregates in, snapshots out, roll-ups through the plan."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from northstar.goals import services as goals
+from northstar.measures.ingest import ObservationIn, do_ingest
+from northstar.measures.services import do_create_measure, do_set_target
+from northstar.scoring.evaluate import evaluate
+from northstar.scoring.models import ScoreSnapshot
+
+MID_YEAR = datetime(2026, 7, 2, 12, tzinfo=UTC)  # f of FY2026 = 0.5 (182.5 of 365 days)
+
+
+@pytest.fixture
+def plan(org):
+    periods = {p.key: p for p in goals.do_create_fiscal_year(2026, acting_user=org.hr)}
+    fy = periods["fy2026"]
+    platform = org.units.platform.subject
+    deploys = do_create_measure(key="deploys", name="Deploys", subject=platform, aggregation="sum",
+                                acting_user=org.admin)
+    latency = do_create_measure(key="latency", name="Latency", subject=platform, aggregation="last",
+                                polarity="decrease", acting_user=org.admin)
+    do_set_target(deploys, fy, target=1000, acting_user=org.admin)
+    do_set_target(latency, fy, target=200, baseline=400, acting_user=org.admin)
+    company = goals.do_create_objective(key="company", title="Be reliable", subject=org.units.acme.subject,
+                                        period=fy, acting_user=org.admin)
+    team = goals.do_create_objective(key="team", title="Ship safely", subject=platform, period=fy,
+                                     perspective=goals.Perspective.objects.get(key="internal-process"),
+                                     parent=company, rolls_up=True, acting_user=org.admin)
+    goals.do_create_key_result(key="kr-deploys", objective=team, title="1000 deploys", measure=deploys, weight=1,
+                               acting_user=org.admin)
+    goals.do_create_key_result(key="kr-latency", objective=team, title="p95 at 200 ms", measure=latency, weight=3,
+                               acting_user=org.admin)
+    return {"fy": fy, "deploys": deploys, "latency": latency, "company": company, "team": team}
+
+
+def ingest(org, *items):
+    do_ingest(list(items), source="api", acting_user=org.admin)
+
+
+def node(result, kind, key):
+    return next(n for n in result.nodes if n.kind == kind and n.key == key)
+
+
+def test_scores_follow_scoring_md_through_the_tree(org, plan):
+    ingest(org, ObservationIn("deploys", datetime(2026, 2, 1, tzinfo=UTC), 300),
+           ObservationIn("deploys", datetime(2026, 5, 1, tzinfo=UTC), 100),
+           ObservationIn("latency", datetime(2026, 6, 1, tzinfo=UTC), 300))
+    result = evaluate(as_of=MID_YEAR, period_keys=["fy2026"])
+    f = (MID_YEAR - datetime(2026, 1, 1, tzinfo=UTC)) / (datetime(2027, 1, 1, tzinfo=UTC)
+                                                          - datetime(2026, 1, 1, tzinfo=UTC))
+    deploys = node(result, "measure", "deploys")
+    assert deploys.actual == 400 and deploys.attainment == pytest.approx(0.4)
+    assert deploys.health == pytest.approx(0.4 / f)  # linear: pace against the elapsed fraction
+    assert deploys.status == "at_risk"  # 0.4 / 0.5 = 0.8
+    assert deploys.forecast == pytest.approx(400 / f)
+    latency = node(result, "measure", "latency")
+    assert latency.attainment == pytest.approx(0.5)  # (400 - 300) / (400 - 200)
+    assert latency.status == "off_track"  # steady: x = a = 0.5
+    team = node(result, "objective", "team")
+    assert team.score == pytest.approx((0.4 + 3 * 0.5) / 4)
+    assert team.health == pytest.approx((deploys.health + 3 * 0.5) / 4)
+    company = node(result, "objective", "company")
+    assert company.score == pytest.approx(team.score)  # its only counted child
+    perspective = node(result, "perspective", "internal-process")
+    assert perspective.score == pytest.approx(team.score)
+    scorecards = [n for n in result.nodes if n.kind == "scorecard"]
+    assert {n.subject_id for n in scorecards} == {org.units.platform.subject.pk, org.units.acme.subject.pk}
+    assert node(result, "key_result", "kr-latency").status == "off_track"
+    assert result.stored == ScoreSnapshot.objects.count() == len(result.nodes)
+
+
+def test_no_observations_is_no_data_all_the_way_up(org, plan):
+    result = evaluate(as_of=MID_YEAR, period_keys=["fy2026"])
+    assert {n.status for n in result.nodes if n.kind in ("measure", "objective", "scorecard")} == {"no_data"}
+
+
+def test_as_of_a_past_instant_ignores_later_observations(org, plan):
+    ingest(org, ObservationIn("latency", datetime(2026, 3, 1, tzinfo=UTC), 300),
+           ObservationIn("latency", datetime(2026, 6, 1, tzinfo=UTC), 200))
+    before = evaluate(as_of=datetime(2026, 4, 1, tzinfo=UTC), period_keys=["fy2026"], store=False)
+    after = evaluate(as_of=MID_YEAR, period_keys=["fy2026"], store=False)
+    assert node(before, "measure", "latency").actual == 300
+    assert node(after, "measure", "latency").actual == 200
+
+
+def test_snapshots_are_dated_and_replaced_within_a_day(org, plan):
+    evaluate(as_of=MID_YEAR, period_keys=["fy2026"])
+    evaluate(as_of=MID_YEAR.replace(hour=18), period_keys=["fy2026"])
+    evaluate(as_of=datetime(2026, 7, 3, 9, tzinfo=UTC), period_keys=["fy2026"])
+    days = set(ScoreSnapshot.objects.filter(node_kind="objective", node_id=plan["team"].pk)
+               .values_list("day", flat=True))
+    assert [d.isoformat() for d in sorted(days)] == ["2026-07-02", "2026-07-03"]
+
+
+def test_incremental_rescoring_matches_a_full_run(org, plan):
+    other = goals.do_create_objective(key="other", title="Other", subject=org.units.platform.subject,
+                                      period=plan["fy"], acting_user=org.admin)
+    goals.do_create_key_result(key="kr-other", objective=other, title="Other", measure=plan["deploys"],
+                               acting_user=org.admin)
+    ingest(org, ObservationIn("latency", datetime(2026, 6, 1, tzinfo=UTC), 300),
+           ObservationIn("deploys", datetime(2026, 6, 1, tzinfo=UTC), 500))
+    evaluate(as_of=MID_YEAR, period_keys=["fy2026"])
+    ingest(org, ObservationIn("latency", datetime(2026, 6, 2, tzinfo=UTC), 250))
+    partial = evaluate(as_of=MID_YEAR, period_keys=["fy2026"], measure_ids=[plan["latency"].pk])
+    rescored = {(n.kind, n.key) for n in partial.nodes}
+    assert ("measure", "latency") in rescored and ("objective", "company") in rescored
+    assert ("measure", "deploys") in rescored  # it backs the re-scored team objective
+    assert ("objective", "other") not in rescored  # not in the chain: read back from its snapshot
+    full = evaluate(as_of=MID_YEAR, period_keys=["fy2026"], store=False)
+    for n in partial.nodes:
+        twin = next(f for f in full.nodes if (f.kind, f.node_id, f.subject_id) == (n.kind, n.node_id, n.subject_id))
+        assert (n.score, n.health, n.status) == (pytest.approx(twin.score), pytest.approx(twin.health),
+                                                 twin.status), (n.kind, n.key)
