@@ -114,3 +114,43 @@ def test_incremental_rescoring_matches_a_full_run(org, plan):
         twin = next(f for f in full.nodes if (f.kind, f.node_id, f.subject_id) == (n.kind, n.node_id, n.subject_id))
         assert (n.score, n.health, n.status) == (pytest.approx(twin.score), pytest.approx(twin.health),
                                                  twin.status), (n.kind, n.key)
+
+
+def test_evaluate_command_prints_json_with_stable_fields(org, plan):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    ingest(org, ObservationIn("latency", datetime(2026, 6, 1, tzinfo=UTC), 300))
+    out = StringIO()
+    call_command("evaluate", "--as-of", "2026-07-02T12:00:00Z", "--period", "fy2026", "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert data["as_of"] == "2026-07-02T12:00:00+00:00" and data["periods"] == ["fy2026"]
+    latency = next(r for r in data["results"] if r["kind"] == "measure" and r["key"] == "latency")
+    assert set(latency) == {"kind", "key", "name", "subject", "subject_kind", "period", "actual", "attainment",
+                            "score", "health", "status", "forecast", "forecast_attainment", "forecast_status",
+                            "elapsed", "parent"}
+    assert (latency["subject"], latency["actual"], latency["status"]) == ("platform", 300.0, "off_track")
+    team = next(r for r in data["results"] if r["kind"] == "objective" and r["key"] == "team")
+    assert team["parent"] == {"kind": "objective", "key": "company"}
+    text = StringIO()
+    call_command("evaluate", "--as-of", "2026-07-02", "--period", "fy2026", stdout=text)
+    assert "latency" in text.getvalue() and "off_track" in text.getvalue()
+
+
+def test_evaluate_command_names_unknown_periods(org, plan):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="unknown period fy1999"):
+        call_command("evaluate", "--period", "fy1999")
+
+
+def test_a_check_in_rescores_its_chain_at_once(org, plan, django_capture_on_commit_callbacks):
+    objective = goals.do_create_objective(key="mine", title="Mine", subject=org.people["employee"].subject,
+                                          period=plan["fy"], acting_user=org.employee)
+    kr = goals.do_create_key_result(key="kr-mine", objective=objective, title="Do it", acting_user=org.employee)
+    with django_capture_on_commit_callbacks(execute=True):
+        goals.do_check_in(objective=objective, key_result=kr, progress=50, acting_user=org.employee)
+    latest = ScoreSnapshot.objects.get(node_kind="objective", node_id=objective.pk)
+    assert latest.score == pytest.approx(0.5)
