@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import plotly
 from django.core.exceptions import ImproperlyConfigured
 
 from northstar.core.config import DEV_SECRET_KEY, production_problems
@@ -162,6 +163,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Third-party browser files are served from the installed packages themselves, never a CDN.
+STATICFILES_DIRS = [("plotly", Path(plotly.__file__).parent / "package_data")]
 STATIC_ROOT = Path(env("STATIC_ROOT", str(DATA_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise serves collected files from here
 
