@@ -22,7 +22,7 @@ system-deps:
 
 run: $(STAMP)
 	$(BIN)/northstar migrate --no-input
-	$(BIN)/northstar demo --size S --if-empty
+	SITE_URL=http://$(HOST):$(PORT) $(BIN)/northstar demo --size S --if-empty
 	$(BIN)/northstar serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)

@@ -55,7 +55,9 @@ MODE = env("NORTHSTAR_MODE", "development")
 if MODE not in {"development", "production"}:
     raise ImproperlyConfigured(f"NORTHSTAR_MODE must be development or production, not {MODE!r}")
 PRODUCTION = MODE == "production"
-DEBUG = env_bool("DEBUG", not PRODUCTION)
+# Off unless asked for, also in development: the demo shows the app's own error pages,
+# and static files come from whitenoise either way.
+DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env("SECRET_KEY", DEV_SECRET_KEY)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver,[::1]")
 
@@ -99,6 +101,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "northstar.api.errors.ApiErrorBodyMiddleware",
 ]
 
 ROOT_URLCONF = "northstar.urls"
@@ -167,6 +170,9 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [("plotly", Path(plotly.__file__).parent / "package_data")]
 STATIC_ROOT = Path(env("STATIC_ROOT", str(DATA_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise serves collected files from here
+# Outside production, whitenoise serves straight from the apps and packages (no collectstatic).
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
@@ -222,7 +228,11 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # 4xx answers are the callers' business (and audited where it matters); log server errors.
+        "django.request": {"level": "ERROR"},
+    },
 }
 
 NINJA_PAGINATION_PER_PAGE = 50

@@ -11,6 +11,13 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 class TokenAuth(HttpBearer):
+    def __call__(self, request: HttpRequest):
+        # Only bearer tokens are ours; other schemes (and their credentials) are ignored, never logged.
+        header = request.headers.get(self.header, "")
+        if not header.lower().startswith("bearer "):
+            return None
+        return super().__call__(request)
+
     def authenticate(self, request: HttpRequest, token: str):
         row = authenticate_token(token)
         if row is None:
@@ -26,6 +33,12 @@ class SessionAuth(APIKeyCookie):
     """The browser's login session; unsafe methods need the CSRF token, as in the UI."""
 
     param_name = "sessionid"
+
+    def __call__(self, request: HttpRequest):
+        # Without a session there is nothing to protect from cross-site requests: answer 401, not a CSRF 403.
+        if not getattr(request, "user", None) or not request.user.is_authenticated:
+            return None
+        return super().__call__(request)
 
     def authenticate(self, request: HttpRequest, key):
         user = getattr(request, "user", None)

@@ -47,6 +47,29 @@ def error_response(api: NinjaAPI, request, status: int, message: str, fields=Non
     return api.create_response(request, body, status=status)
 
 
+class ApiErrorBodyMiddleware:
+    """Django's own 404 and 405 answers under /api/ get the API's error body too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not request.path.startswith("/api/") or response.status_code not in (404, 405):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        from django.http import JsonResponse
+
+        message = "No such API endpoint." if response.status_code == 404 else \
+            f"{request.method} is not allowed here; allowed: {response.get('Allow', '')}."
+        replaced = JsonResponse({"error": {"code": CODES[response.status_code], "message": message, "fields": {}}},
+                                status=response.status_code)
+        if response.has_header("Allow"):
+            replaced["Allow"] = response["Allow"]
+        return replaced
+
+
 def _field_name(loc) -> str:
     parts = [str(p) for p in loc]
     while len(parts) > 1 and parts[0] in _LOCATION_PREFIXES:
@@ -64,6 +87,9 @@ def _ninja_validation_fields(errors) -> dict[str, list[str]]:
 def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(NinjaValidationError)
     def invalid_input(request, exc):
+        if request.method in {"POST", "PUT", "PATCH"} and not request.body.strip() and \
+                not request.content_type.startswith("multipart/"):
+            return error_response(api, request, 400, "The request body is empty; send a JSON object.")
         fields = _ninja_validation_fields(exc.errors)
         names = ", ".join(sorted(fields))
         return error_response(api, request, 422, f"Invalid input in: {names}.", fields)
@@ -76,9 +102,11 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(AuthenticationError)
     def unauthenticated(request, exc):
-        return error_response(
-            api, request, 401, "Authentication required: send 'Authorization: Bearer <token>' or log in."
-        )
+        if request.headers.get("Authorization", "").lower().startswith("bearer "):
+            message = "The API token is not valid: it is unknown, expired or revoked."
+        else:
+            message = "Authentication required: send 'Authorization: Bearer <token>' or log in."
+        return error_response(api, request, 401, message)
 
     @api.exception_handler(HttpError)
     def http_error(request, exc):

@@ -47,10 +47,9 @@ def _snapshot(obj) -> dict:
     if hasattr(obj, "audit_snapshot") and getattr(obj, "audit_fields", ()):
         return obj.audit_snapshot()
     if isinstance(obj, get_user_model()):
-        # Never the password hash: only that it changed shows, as a different digest prefix.
+        # Never anything of the password hash.
         return {"username": obj.username, "email": obj.email, "is_active": obj.is_active,
-                "is_staff": obj.is_staff, "is_superuser": obj.is_superuser,
-                "password_changed": obj.password[-8:] if obj.password else ""}
+                "is_staff": obj.is_staff, "is_superuser": obj.is_superuser}
     return {"repr": str(obj)}
 
 
@@ -62,14 +61,24 @@ class RoleGrantAdmin(AuditedAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(AuditedAdmin):
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Tokens are created where their secret can be shown once, and never edited: a changed
+    owner, scope or expiry would silently change what an integration may do. Revoke only."""
+
     list_display = ("name", "user", "key_id", "scope", "expires", "revoked", "last_used")
     list_filter = ("scope",)
     search_fields = ("name", "user__username", "key_id")
-    readonly_fields = ("key_id", "digest", "created", "last_used")
+    actions = ["revoke"]
 
-    def has_add_permission(self, request):
-        return False  # tokens are created where their secret can be shown once
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        from northstar.core.services import do_revoke_api_token
+
+        for token in queryset:
+            do_revoke_api_token(token, acting_user=request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and request.user.is_superuser  # the list and its revoke action only
 
 
 @admin.register(WorkerHeartbeat)

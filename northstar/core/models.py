@@ -110,7 +110,7 @@ class ApiToken(models.Model):
 
     objects = RestrictedQuerySet.as_manager()
 
-    audit_fields = ("name", "scope", "expires", "revoked")
+    audit_fields = ("user", "name", "scope", "expires", "revoked")
 
     class Meta:
         ordering = ["-created"]

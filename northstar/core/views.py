@@ -72,7 +72,7 @@ def tokens(request):
 def revoke_token(request, uid):
     token = get_object_or_404(ApiToken.objects.restrict(request.user, "view"), uid=uid)
     do_revoke_api_token(token, acting_user=request.user)
-    messages.success(request, f"Token {token.name} revoked.")
+    messages.success(request, f"Token “{token.name}” revoked.")
     return redirect("tokens")
 
 

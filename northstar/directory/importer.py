@@ -487,7 +487,15 @@ def _check_managers(rows: list[_Row], listed: dict[str, int], columns: Columns, 
             plan.errors.append(LineError(row.line, label, f"unknown manager '{manager}'"))
         elif plan.deactivate_missing:
             plan.errors.append(LineError(row.line, label, (
-                f"manager '{manager}' is not in the file, so this import would deactivate them")))
+                f"manager '{manager}' is not in the file, so this import would deactivate them "
+                "(for a partial file, untick 'Deactivate people not in the file' or use --no-deactivate)")))
+    terminated = {row.values.get("employee_id") for row in rows
+                  if row.values.get("employment_status") == Person.Status.TERMINATED}
+    for row in rows:
+        leaving = row.values.get("employment_status") == Person.Status.TERMINATED
+        if row.manager in terminated and not leaving:
+            plan.errors.append(LineError(row.line, label, (
+                f"manager '{row.manager}' is terminated in this file; give this person another manager")))
     for cycle in _cycles(rows, plan._people):
         # Today's directory has no cycle, so every new one runs through a row of the file.
         line = min(listed[e] for e in cycle if e in listed)

@@ -7,7 +7,15 @@ from northstar.directory.models import OrgUnit, Person, Process, Service, Subjec
 
 
 def people(user, *, q=None, org_unit=None, within=None, manager=None, status=None, include_inactive=False):
-    """Visible people; `org_unit` is one unit's members, `within` a unit's whole subtree (keys)."""
+    """Visible people; `org_unit` is one unit's members, `within` a unit's whole subtree (keys).
+
+    Employment status is private: filtering on it (or listing terminated people,
+    which would reveal it) is for the roles that read private fields.
+    """
+    from northstar.core.roles import actor_for
+
+    if not actor_for(user).reads_everything:
+        status, include_inactive = None, False
     rows = Person.objects.restrict(user, "view").select_related("org_unit", "manager")
     if not include_inactive and not status:
         rows = rows.exclude(employment_status=Person.Status.TERMINATED)

@@ -115,6 +115,10 @@ def do_update_person(person: Person, *, acting_user, **values) -> Person:
 
 
 def do_deactivate_person(person: Person, *, acting_user) -> Person:
+    reports = person.direct_reports.exclude(employment_status=Person.Status.TERMINATED).count()
+    if reports:
+        raise Conflict(f"{person} still has {reports} active direct report(s); give them another manager first.",
+                       {"manager": [f"{reports} active direct report(s)."]})
     return _update(person, {"employment_status": Person.Status.TERMINATED}, acting_user,
                    action=Action.DEACTIVATE)
 

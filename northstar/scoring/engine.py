@@ -41,7 +41,9 @@ __all__ = [
     "DEFAULT_CAP",
     "DEFAULT_ON_TRACK",
     "GRACE_FRACTION",
+    "LEAST_SQUARES_MIN_SPREAD",
     "MAX_CAP",
+    "STATUS_SLUGS",
     "Aggregates",
     "Aggregation",
     "Edges",
@@ -319,7 +321,7 @@ def period_actual(aggregation: Any, aggregates: Aggregates) -> np.ndarray:
     """The period actual A per measure (§3); NaN when undefined (no observations, or Σtotal = 0 for ratio)."""
     kind = _codes(aggregation, Aggregation, "aggregation")
     n = aggregates.n
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         mean = aggregates.sum / n
         ratio = np.where(aggregates.sum_total != 0, aggregates.sum_good / aggregates.sum_total, np.nan)
     by_kind = {
@@ -374,7 +376,7 @@ def attainment(
     is_range = pol == Polarity.RANGE
     _require(~is_range | ~(lo > hi), lo, "lower", "must not be above upper")
     has_baseline = ~np.isnan(b_)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         b0 = np.where(has_baseline, b_, 0.0)
         increase = np.where(t_ == b0, np.where(a_ >= t_, 1.0, 0.0), (a_ - b0) / (t_ - b0))
         with_baseline = np.where(t_ == b_, np.where(a_ <= t_, 1.0, 0.0), (b_ - a_) / (b_ - t_))
@@ -448,7 +450,7 @@ def health_and_status(
     """
     a, f = _floats(a), _floats(f)
     linear_open = (_codes(tracking, Tracking, "tracking") == Tracking.LINEAR) & ~np.asarray(closed, dtype=bool)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         paced = np.where(f > 0, a / f, np.nan)
     x = np.where(linear_open, paced, a)
     on_track = _floats(on_track)
@@ -482,7 +484,7 @@ def forecast(
     actual, f, length = _floats(actual), _floats(f), _floats(period_length)
     agg = aggregates
     n, st, stt, sy, sty = agg.n, agg.sum_t, agg.sum_tt, agg.sum, agg.sum_ty
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         run_rate = np.where(f > 0, actual / f, np.nan)
         spread = n * stt - st * st  # n² times the variance of t
         fits = (n >= 2) & (spread > LEAST_SQUARES_MIN_SPREAD * n * stt)
@@ -679,7 +681,7 @@ def roll_up(
     weighted_s = np.bincount(parent, weights=np.where(counted, w * s, 0.0), minlength=n_parents)
     weighted_x = np.bincount(parent, weights=np.where(counted, w * x, 0.0), minlength=n_parents)
     has = total > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         progress = np.where(has, weighted_s / total, np.nan)
         node_health = np.where(has, weighted_x / total, np.nan)
 

@@ -6,9 +6,11 @@ objectives that `rolls_up`) -> perspectives -> scorecards, per subject and perio
 and stores the day's snapshot of every node.
 
 An objective counts in its own subject's perspective (or directly in the
-scorecard when it has none); when it `rolls_up`, it also counts in its parent
-objective. Incremental evaluation (`measure_ids=`) re-scores only the chains the
-measures feed; nodes outside that chain are read back from their latest snapshot.
+scorecard when it has none); when it `rolls_up`, it counts in its parent
+objective, and then in its own subject's scorecard only if the parent belongs to
+another subject (otherwise it would count twice there). Incremental evaluation
+(`measure_ids=`) re-scores only the chains the measures feed; nodes outside that
+chain are read back from their latest snapshot.
 """
 
 from collections import defaultdict
@@ -226,13 +228,16 @@ def evaluate(*, as_of: datetime | None = None, period_keys=None, measure_ids=Non
         nodes.add((Kind.OBJECTIVE, o.pk), o.on_track, o.at_risk, o.status_rule)
     perspectives = {p.pk: p for p in Perspective.objects.all()}
     objective_ids = {o.pk for o in objectives}
+    subject_of = {o.pk: o.subject_id for o in objectives}
     for o in objectives:
         child = nodes.index[(Kind.OBJECTIVE, o.pk)]
         if o.rolls_up and o.parent_id in objective_ids:
             nodes.edges.append((child, nodes.index[(Kind.OBJECTIVE, o.parent_id)], o.weight))
+            if subject_of[o.parent_id] == o.subject_id:
+                continue  # it counts in its subject's scorecard through the parent, not twice
         _link_to_scorecard(nodes, child, o.subject_id, o.perspective_id, o.period_id, o.weight, perspectives)
 
-    frozen = _frozen_children(nodes, objectives, objective_ids, incremental, perspectives, t)
+    frozen = _frozen_children(nodes, objectives, subject_of, incremental, perspectives, t)
     leaves = scores.leaves() if scores is not None else engine.Leaves(*(np.zeros(0),) * 4)
     leaf_edges = []
     key_results = list(KeyResult.objects.filter(objective_id__in=objective_ids).select_related("objective"))
@@ -282,10 +287,11 @@ class _Frozen:
         return engine.Leaves(score, health, status, np.full(len(self.rows), engine.MAX_CAP))
 
 
-def _frozen_children(nodes: _Nodes, objectives, objective_ids: set[int], incremental: bool, perspectives,
+def _frozen_children(nodes: _Nodes, objectives, subject_of: dict[int, int], incremental: bool, perspectives,
                      t: datetime) -> _Frozen:
     """Incremental runs: children of re-scored nodes that were not re-scored, from their latest snapshots."""
     frozen = _Frozen()
+    objective_ids = set(subject_of)
     if not incremental or not objectives:
         return frozen
     subjects = {(o.subject_id, o.period_id) for o in objectives}
@@ -299,9 +305,11 @@ def _frozen_children(nodes: _Nodes, objectives, objective_ids: set[int], increme
         snapshot = latest.get(o.pk)
         values = (snapshot.score, snapshot.health, snapshot.status) if snapshot else (None, None, "no_data")
         parents = []
+        through_parent = False
         if o.rolls_up and o.parent_id in objective_ids:
             parents.append((nodes.index[(Kind.OBJECTIVE, o.parent_id)], o.weight))
-        if (o.subject_id, o.period_id) in subjects:
+            through_parent = subject_of[o.parent_id] == o.subject_id
+        if (o.subject_id, o.period_id) in subjects and not through_parent:
             key = ((Kind.PERSPECTIVE, o.perspective_id, o.subject_id, o.period_id) if o.perspective_id
                    else (Kind.SCORECARD, o.subject_id, o.period_id))
             if key not in nodes.index:

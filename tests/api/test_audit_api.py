@@ -29,7 +29,7 @@ def test_employee_and_hr_cannot_read_the_trail_and_the_denial_is_recorded(org, a
 
 
 def test_verify_through_the_api(org, api):
-    body = api(org.auditor).post("/audit/verify").json()
+    body = api(org.auditor).get("/audit/verify").json()
     assert body["ok"] is True and body["checked"] > 10 and body["first_bad_seq"] is None
 
 

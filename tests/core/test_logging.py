@@ -8,8 +8,8 @@ import sys
 CONFIG = {"DATABASE_URL", "NORTHSTAR_MODE", "DEBUG", "SECRET_KEY", "SECRET_KEY_FILE", "ALLOWED_HOSTS",
           "LOG_FORMAT", "LOG_LEVEL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
 
-# A view that logs while handling a request, a request Django itself logs (a 404),
-# and a line logged outside any request.
+# A view that logs while handling a request, a request Django itself logs (a server
+# error; 4xx answers are not logged), and a line logged outside any request.
 PROBE = """
 import logging
 import sys
@@ -25,12 +25,16 @@ def probe(request):
     logging.getLogger("northstar.probe").info("inside a request")
     return HttpResponse("ok")
 
+def broken(request):
+    raise RuntimeError("probe failure")
+
 urls = types.ModuleType("probe_urls")
-urls.urlpatterns = [path("probe/", probe), path("", include("northstar.urls"))]
+urls.urlpatterns = [path("probe/", probe), path("broken/", broken), path("", include("northstar.urls"))]
 sys.modules["probe_urls"] = urls
 with override_settings(ROOT_URLCONF="probe_urls"):
     Client().get("/probe/", headers={"X-Request-ID": "probe-41"})
     Client().get("/no-such-page/", headers={"X-Request-ID": "probe-42"})
+    Client(raise_request_exception=False).get("/broken/", headers={"X-Request-ID": "probe-43"})
 logging.getLogger("northstar.probe").info("outside a request")
 """
 
@@ -53,11 +57,10 @@ def test_json_logs_are_one_object_per_line_with_the_request_id(tmp_path):
     outside = next(r for r in records if r["message"] == "outside a request")
     assert "request_id" not in outside
     assert {"time", "level", "logger", "message"} <= set(outside)
-    not_found = next(r for r in records if r["logger"] == "django.request")
-    assert not_found["level"] == "WARNING"
-    assert "/no-such-page/" in not_found["message"]
-    # Logged by Django after the middleware returned: the id comes from the request itself.
-    assert not_found["request_id"] == "probe-42"
+    django_lines = [r for r in records if r["logger"] == "django.request"]
+    assert [r["level"] for r in django_lines] == ["ERROR"]  # the 404 is not logged, the 500 is
+    assert "/broken/" in django_lines[0]["message"] and "probe failure" in django_lines[0]["exception"]
+    assert django_lines[0]["request_id"] == "probe-43"
 
 
 def test_text_logs_are_the_default(tmp_path):

@@ -61,9 +61,10 @@ def test_the_secret_key_can_come_from_a_file(run, tmp_path):
 
 
 def test_development_mode_starts_with_no_configuration(run):
-    result = run(["-c", SETUP + "; from django.conf import settings; print(settings.DEBUG)"])
+    result = run(["-c", SETUP + "; from django.conf import settings; print(settings.DEBUG, settings.PRODUCTION)"])
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "True"
+    # DEBUG stays off unless asked for, so even the demo shows the app's own error pages.
+    assert result.stdout.strip() == "False False"
 
 
 def test_check_in_production_names_a_localhost_mail_server(run):

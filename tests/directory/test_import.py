@@ -335,7 +335,8 @@ def test_a_manager_left_out_of_the_file_would_be_deactivated(org):
     rows = [r for r in org_rows() if r[0] != "E003"]
     result = run(org.hr, rows)
     assert {e.message for e in result.errors} == {
-        "manager 'E003' is not in the file, so this import would deactivate them"}
+        "manager 'E003' is not in the file, so this import would deactivate them (for a partial file, untick "
+        "'Deactivate people not in the file' or use --no-deactivate)"}
     kept = run(org.hr, rows, deactivate_missing=False)
     assert kept.ok and kept.plan.counts["unchanged"] == 7
 
@@ -433,3 +434,14 @@ def test_the_example_in_the_documentation_imports(org):
     assert person("E101").manager == person("E100") and person("E101").name == "Ada Lovelace"
     assert person("E103").org_unit == org.units.web
     assert person("E102").employment_status == Person.Status.ON_LEAVE
+
+
+def test_terminating_a_manager_who_keeps_active_reports_is_refused(org):
+    from northstar.directory.importer import plan_import, read_table
+
+    data = (b"Employee ID,Name,Email,Manager ID,Status\n"
+            b"M1,Mae Manager,m1@acme.test,,terminated\n"
+            b"R1,Ray Report,r1@acme.test,M1,active\n")
+    plan = plan_import(read_table("people.csv", data), deactivate_missing=False)
+    assert [(e.line, e.message) for e in plan.errors] == [
+        (3, "manager 'M1' is terminated in this file; give this person another manager")]

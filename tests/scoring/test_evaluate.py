@@ -154,3 +154,17 @@ def test_a_check_in_rescores_its_chain_at_once(org, plan, django_capture_on_comm
         goals.do_check_in(objective=objective, key_result=kr, progress=50, acting_user=org.employee)
     latest = ScoreSnapshot.objects.get(node_kind="objective", node_id=objective.pk)
     assert latest.score == pytest.approx(0.5)
+
+
+def test_a_child_rolling_up_within_its_own_subject_counts_once_in_the_scorecard(org, plan):
+    platform = org.units.platform.subject
+    parent = goals.do_create_objective(key="parent", title="Parent", subject=platform, period=plan["fy"],
+                                       acting_user=org.admin)
+    goals.do_update_objective(plan["team"], parent=parent, acting_user=org.admin)
+    ingest(org, ObservationIn("latency", datetime(2026, 6, 1, tzinfo=UTC), 300))
+    result = evaluate(as_of=MID_YEAR, period_keys=["fy2026"], store=False)
+    scorecard = next(n for n in result.nodes if n.kind == "scorecard" and n.subject_id == platform.pk)
+    # Only the parent counts directly; its one child is inside it. Both have the same progress.
+    assert scorecard.score == pytest.approx(node(result, "objective", "parent").score)
+    perspective = [n for n in result.nodes if n.kind == "perspective" and n.subject_id == platform.pk]
+    assert perspective == []  # the team objective's perspective is reached only through its parent
