@@ -60,7 +60,7 @@ def list_events(request, filters: Query[EventFilter]):
     return search_events(request.auth, **filters.model_dump())
 
 
-@router.post("/verify", response={200: VerifyOut, **ERRORS})
+@router.get("/verify", response={200: VerifyOut, **ERRORS})
 def verify(request):
     _require_reader(request.auth)
     result = verify_chain()
