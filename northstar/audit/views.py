@@ -9,7 +9,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from northstar.audit.models import AuditEvent
-from northstar.audit.queries import search_events
+from northstar.audit.queries import label_references, search_events
 from northstar.core.htmx import csv_response, paginate, render_page
 from northstar.core.permissions import deny
 from northstar.core.roles import AUDIT_READER_ROLES, actor_for
@@ -100,6 +100,7 @@ def audit_search(request):
     if not form.is_valid():
         return render_page(request, "audit/search.html", _context(form), partial="audit/_results.html")
     page = paginate(request, search_events(request.user, **form.search_arguments()))
+    label_references(page)
     for event in page:
         event.tone = ACTION_TONES.get(event.action, "muted")
         event.object_url = _object_url(event)

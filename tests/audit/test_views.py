@@ -124,3 +124,12 @@ def test_audit_export_follows_the_filters(org, browse):
     assert all(row["action"] == "create" for row in rows)
     assert '"name": "CRM"' in next(row["after"] for row in rows if row["object"] == "CRM")
     assert all(len(row["hash"]) == 64 for row in rows)
+
+
+def test_links_in_changes_are_shown_by_name_not_database_id(org, client):
+    from northstar.directory.services import do_update_person
+
+    do_update_person(org.people["peer"], manager=org.people["skip"], acting_user=org.hr)
+    client.force_login(org.auditor)
+    page = client.get("/audit/", {"action": "update"}).content.decode()
+    assert "Morgan Manager (E003)" in page and "Sam Skip (E002)" in page
