@@ -61,7 +61,7 @@ def record_events(specs: Iterable[EventSpec], *, acting_user, actor_label: str =
     actor = actor_label or (acting_user.get_username() if acting_user is not None else "system")
     now = timezone.now()
     with transaction.atomic():
-        head = AuditHead.objects.select_for_update().get(pk=1)
+        head = _locked_head()
         events = []
         seq, prev_hash = head.seq, head.hash
         for spec in specs:
@@ -86,6 +86,15 @@ def record_events(specs: Iterable[EventSpec], *, acting_user, actor_label: str =
         AuditEvent.objects.bulk_create(events, batch_size=1000)
         AuditHead.objects.filter(pk=1).update(seq=seq, hash=prev_hash)
     return events
+
+
+def _locked_head() -> AuditHead:
+    """The chain's tip, locked for this transaction; created on first use (e.g. after a flush)."""
+    head = AuditHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        AuditHead.objects.get_or_create(pk=1)
+        head = AuditHead.objects.select_for_update().get(pk=1)
+    return head
 
 
 @dataclass
@@ -132,7 +141,7 @@ def verify_chain(progress=None) -> VerifyResult:
             result.first_bad_seq = min(expected_seq, event.seq)
             return result
         expected_seq, prev_hash = event.seq + 1, event.hash
-    head = AuditHead.objects.get(pk=1)
+    head = AuditHead.objects.filter(pk=1).first() or AuditHead(pk=1)
     if head.seq != expected_seq - 1 or head.hash != prev_hash:
         if head.seq >= expected_seq:
             result.problems.append(

@@ -8,6 +8,7 @@ from ninja.pagination import paginate
 
 from northstar.api.errors import ERRORS
 from northstar.api.resources import add_resource, get_visible
+from northstar.directory.api import PersonRef
 from northstar.goals import queries, services
 from northstar.goals.models import KeyResult, Objective, Period, Perspective
 
@@ -44,15 +45,9 @@ class PerspectiveOut(Schema):
     weight: float
 
 
-class Ref(Schema):
+class PlanRef(Schema):
     uid: UUID
     key: str
-    name: str
-
-
-class PersonRef(Schema):
-    uid: UUID
-    employee_id: str
     name: str
 
 
@@ -78,10 +73,10 @@ class ObjectiveOut(Schema):
     key: str
     title: str
     description: str
-    subject: Ref
-    period: Ref
-    perspective: Ref | None
-    parent: Ref | None
+    subject: PlanRef
+    period: PlanRef
+    perspective: PlanRef | None
+    parent: PlanRef | None
     rolls_up: bool
     weight: float
     owner: PersonRef | None

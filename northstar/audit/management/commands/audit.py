@@ -16,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("action", choices=["verify"])
 
     def handle(self, *args, action, **options):
-        total = AuditHead.objects.get(pk=1).seq
+        total = AuditHead.objects.filter(pk=1).values_list("seq", flat=True).first() or 0
         with Progress("Verifying audit trail", total=total, stream=sys.stderr) as progress:
             result = verify_chain(progress=lambda n: progress.advance(1))
         if not result.ok:
