@@ -203,6 +203,8 @@ if not 1 <= FISCAL_YEAR_START_MONTH <= 12:
     raise ImproperlyConfigured("FISCAL_YEAR_START_MONTH must be a month number from 1 to 12.")
 # Observations more than this far ahead of the server's clock are refused.
 INGEST_MAX_FUTURE_SECONDS = env_int("INGEST_MAX_FUTURE_SECONDS", 3600)
+# A full REST batch (10,000 observations with source ids) is a few megabytes.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 16 * 1024 * 1024)
 # A scheduled pull (Prometheus or SQL) gives up after this many seconds.
 PULL_TIMEOUT_SECONDS = env_int("PULL_TIMEOUT_SECONDS", 30)
 # One REST batch takes at most this many observations.

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("northstar.core.urls")),
     path("", include("northstar.directory.urls")),
     path("audit/", include("northstar.audit.urls")),
+    path("", include("northstar.measures.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

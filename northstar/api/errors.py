@@ -2,7 +2,7 @@
 
 import logging
 
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from ninja import NinjaAPI, Schema
@@ -20,6 +20,7 @@ CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "too_large",
     422: "invalid",
     429: "too_many_requests",
     500: "internal_error",
@@ -130,6 +131,11 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(Conflict)
     def conflict(request, exc):
         return error_response(api, request, 409, exc.message, exc.fields)
+
+    @api.exception_handler(RequestDataTooBig)
+    def too_big(request, exc):
+        return error_response(api, request, 413, "The request body is too large; send smaller batches.",
+                              code="too_large")
 
     @api.exception_handler(Exception)
     def internal(request, exc):

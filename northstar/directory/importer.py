@@ -139,8 +139,10 @@ def _xlsx_rows(data: bytes) -> list[tuple[int, list]]:
 
 
 def _xlsx_value(value):
-    # Excel has no date type: a date cell arrives as a datetime at midnight.
-    return value.date() if isinstance(value, datetime) else value
+    # Excel has no date type: a date cell arrives as a datetime at midnight. A time of day is kept.
+    if isinstance(value, datetime) and value.time() == datetime.min.time():
+        return value.date()
+    return value
 
 
 def _text(value) -> str:

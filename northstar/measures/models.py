@@ -10,7 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from northstar.core.models import BaseModel
+from northstar.core.models import BaseModel, RestrictedQuerySet
 from northstar.core.roles import Actor
 from northstar.directory.models import Subject, through_subject
 from northstar.goals.models import Period, Thresholds
@@ -121,12 +121,24 @@ class IngestBatch(models.Model):
     duplicates = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
 
+    objects = RestrictedQuerySet.as_manager()
+
     class Meta:
         ordering = ["-received"]
         verbose_name_plural = "ingest batches"
 
     def __str__(self):
         return f"{self.get_source_display()} batch {self.uid}"
+
+    @classmethod
+    def visibility(cls, actor: Actor, action: str) -> Q:
+        """Batches are seen by their sender and by admins and auditors (provenance review)."""
+        from northstar.core.models import EVERYTHING
+        from northstar.core.roles import Role
+
+        if actor.has_role(Role.ADMIN, Role.AUDITOR):
+            return EVERYTHING
+        return Q(user_id=actor.user_id)
 
 
 class Observation(models.Model):
@@ -143,6 +155,8 @@ class Observation(models.Model):
     source_id = models.CharField(max_length=128, null=True, blank=True,
                                  help_text="The sender's id for this value; re-sending it adds nothing")
     batch = models.ForeignKey(IngestBatch, on_delete=models.PROTECT, related_name="observations", db_index=False)
+
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["measure", "ts"], name="observation_measure_ts")]
@@ -182,11 +196,17 @@ class MeasureAggregate(models.Model):
     sum_tt = models.FloatField(default=0.0)
     sum_ty = models.FloatField(default=0.0)
 
+    objects = RestrictedQuerySet.as_manager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["measure", "period"], name="one_aggregate_per_period")]
 
     def __str__(self):
         return f"{self.measure_id} in {self.period_id}: n={self.n}"
+
+    @classmethod
+    def visibility(cls, actor: Actor, action: str) -> Q:
+        return through_subject(actor, "view" if action == "view" else "change", "measure__subject")
 
 
 class PullSource(BaseModel):

@@ -23,6 +23,13 @@ def _may_plan(acting_user, subject):
         raise deny(acting_user, "plan", f"measures for {subject}")
 
 
+def _check_selector_fits(aggregation: str) -> None:
+    if aggregation == Measure.Aggregation.RATIO:
+        raise ValidationError({"metric_selector": [
+            "A ratio measure needs good and total together, which one pushed sample cannot give; "
+            "feed it through the REST API, a file or a scheduled pull."]})
+
+
 def check_selector(selector: str) -> None:
     from northstar.measures.openmetrics import parse_selector
 
@@ -37,6 +44,7 @@ def do_create_measure(*, acting_user, **values) -> Measure:
         _may_plan(acting_user, obj.subject)
         if obj.metric_selector:
             check_selector(obj.metric_selector)
+            _check_selector_fits(obj.aggregation)
 
     return create_object(Measure, values, acting_user=acting_user, editable=MEASURE_FIELDS, unique=["key"],
                          may_create=may_create)
@@ -46,6 +54,7 @@ def do_update_measure(measure: Measure, *, acting_user, **values) -> Measure:
     require(acting_user, "change", measure)
     if values.get("metric_selector"):
         check_selector(values["metric_selector"])
+        _check_selector_fits(values.get("aggregation", measure.aggregation))
     if "subject" in values and values["subject"] != measure.subject:
         _may_plan(acting_user, values["subject"])
     if "aggregation" in values and values["aggregation"] != measure.aggregation and measure.observations.exists():
