@@ -18,7 +18,6 @@ the object that caused it. A dry run goes through the same writes and rolls them
 back, so it finds what the real run would find.
 """
 
-import calendar
 import difflib
 import math
 import re
@@ -586,7 +585,7 @@ class _Reader:
         if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2999:
             self.error(line, f"'fiscalYear' must be a year such as 2027, not {_show(year)}")
             return
-        for key, name, kind, start, end in fiscal_year_periods(year):
+        for key, name, kind, start, end in goals.fiscal_year_periods(year):
             spec = _Spec("period", key, line, year=year)
             spec.values = {"key": key, "name": name, "kind": kind, "start": start, "end": end}
             spec.names = dict.fromkeys(spec.values, "fiscalYear")
@@ -662,26 +661,6 @@ class _Reader:
             if not self._fields(manual, MANUAL_FIELDS, spec.manual, f"{label}: manual"):
                 return
         self.specs["key_result"].append(spec)
-
-
-def fiscal_year_periods(year: int) -> list[tuple[str, str, str, date, date]]:
-    """(key, name, kind, start, end) of the periods goals.services.do_create_fiscal_year creates."""
-    start, _end = goals.fiscal_year_bounds(year)
-
-    def add_months(day: date, months: int) -> date:
-        index = day.month - 1 + months
-        return date(day.year + index // 12, index % 12 + 1, 1)
-
-    periods = [(f"fy{year}", f"FY{year}", Period.Kind.YEAR.value, start, add_months(start, 12))]
-    for quarter in range(4):
-        q_start = add_months(start, 3 * quarter)
-        periods.append((f"fy{year}-q{quarter + 1}", f"FY{year} Q{quarter + 1}", Period.Kind.QUARTER.value,
-                        q_start, add_months(q_start, 3)))
-    for month in range(12):
-        m_start = add_months(start, month)
-        periods.append((m_start.strftime("%Y-%m"), f"{calendar.month_name[m_start.month]} {m_start.year}",
-                        Period.Kind.MONTH.value, m_start, add_months(m_start, 1)))
-    return periods
 
 
 # -- what the database holds -----------------------------------------------------------------

@@ -59,21 +59,26 @@ def _add_months(day: date, months: int) -> date:
     return date(day.year + index // 12, index % 12 + 1, 1)
 
 
-def do_create_fiscal_year(year: int, *, acting_user) -> list[Period]:
-    """The fiscal year, its four quarters and twelve months; periods that exist are kept."""
+def fiscal_year_periods(year: int) -> list[tuple[str, str, str, date, date]]:
+    """(key, name, kind, start, end) of the fiscal year, its four quarters and twelve months."""
     start, _end = fiscal_year_bounds(year)
-    specs = [(f"fy{year}", f"FY{year}", Period.Kind.YEAR, start, _add_months(start, 12))]
+    specs = [(f"fy{year}", f"FY{year}", Period.Kind.YEAR.value, start, _add_months(start, 12))]
     for quarter in range(4):
         q_start = _add_months(start, 3 * quarter)
-        specs.append((f"fy{year}-q{quarter + 1}", f"FY{year} Q{quarter + 1}", Period.Kind.QUARTER, q_start,
+        specs.append((f"fy{year}-q{quarter + 1}", f"FY{year} Q{quarter + 1}", Period.Kind.QUARTER.value, q_start,
                       _add_months(q_start, 3)))
     for month in range(12):
         m_start = _add_months(start, month)
         specs.append((m_start.strftime("%Y-%m"), f"{calendar.month_name[m_start.month]} {m_start.year}",
-                      Period.Kind.MONTH, m_start, _add_months(m_start, 1)))
+                      Period.Kind.MONTH.value, m_start, _add_months(m_start, 1)))
+    return specs
+
+
+def do_create_fiscal_year(year: int, *, acting_user) -> list[Period]:
+    """The fiscal year, its four quarters and twelve months; periods that exist are kept."""
     periods = []
     with transaction.atomic():
-        for key, name, kind, p_start, p_end in specs:
+        for key, name, kind, p_start, p_end in fiscal_year_periods(year):
             existing = Period.objects.filter(key=key).first()
             periods.append(existing or do_create_period(key=key, name=name, kind=kind, start=p_start, end=p_end,
                                                         acting_user=acting_user))
