@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint check-migrations unit browser bench system-deps clean
 
@@ -32,7 +33,7 @@ check-migrations: $(STAMP)
 	$(BIN)/northstar makemigrations --check --dry-run
 
 test: $(STAMP) system-deps lint check-migrations
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/import_people.py

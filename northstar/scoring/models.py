@@ -7,6 +7,7 @@ period and day; re-evaluating on the same day replaces that day's row.
 from django.db import models
 from django.db.models import Q
 
+from northstar.core.models import RestrictedQuerySet
 from northstar.core.roles import Actor
 from northstar.directory.models import Subject, through_subject
 from northstar.goals.models import Period
@@ -55,12 +56,17 @@ class ScoreSnapshot(models.Model):
     forecast_status = models.CharField(max_length=10, choices=Status.choices, blank=True)
     elapsed = models.FloatField(null=True, help_text="Elapsed fraction f of the period at as_of")
 
+    objects = RestrictedQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["node_kind", "node_id", "subject", "period", "day"],
                                     name="one_snapshot_per_node_day"),
         ]
-        indexes = [models.Index(fields=["subject", "period", "day"], name="score_subject_period_day")]
+        indexes = [
+            models.Index(fields=["subject", "period", "day"], name="score_subject_period_day"),
+            models.Index(fields=["period", "day"], name="score_period_day"),
+        ]
 
     def __str__(self):
         return f"{self.node_kind} {self.node_id} {self.period_id} {self.day}: {self.status}"

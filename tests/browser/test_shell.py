@@ -127,7 +127,7 @@ def test_new_api_token_is_shown_once(org, logged_in_page, console_problems):
     expect(page.get_by_text(token)).to_have_count(0)
     expect(page.get_by_role("cell", name=re.compile("^ci"))).to_be_visible()
     page.get_by_role("button", name="Revoke ci").click()
-    expect(page.get_by_role("status")).to_contain_text("Token ci revoked.")
+    expect(page.get_by_role("status")).to_contain_text("Token “ci” revoked.")
     expect(page.locator(".chip-bad")).to_have_text("Revoked")
     assert console_problems == []
 
