@@ -126,12 +126,20 @@ def _epoch_sql(column: str) -> str:
     return f"((julianday({column}) - 2440587.5) * 86400.0)"
 
 
+CHUNK = 900  # bound variables per IN list
+
+
 def aggregate_observations(measure_ids, since: datetime, until: datetime, origin: datetime) -> dict[int, dict]:
     """Aggregates of raw observations with since <= ts < until, grouped by measure, in SQL.
 
     `origin` is the period start that t is counted from. Used to rebuild a period's
     aggregates and to evaluate as of an instant inside a period.
     """
+    if measure_ids is not None and len(measure_ids) > CHUNK:
+        ids, merged = sorted(int(i) for i in measure_ids), {}
+        for start in range(0, len(ids), CHUNK):
+            merged.update(aggregate_observations(ids[start:start + CHUNK], since, until, origin))
+        return merged
     table = connection.ops.quote_name(Observation._meta.db_table)
     t = f"({_epoch_sql('ts')} - %s)"
     sql_t_count = 4  # how often {t} (and so the origin parameter) appears in the SELECT below
@@ -164,15 +172,15 @@ def aggregate_observations(measure_ids, since: datetime, until: datetime, origin
 
 def _add_last(result: dict[int, dict], since: datetime, until: datetime) -> None:
     """The last value per measure: greatest ts, ties broken by the later id."""
-    if not result:
-        return
-    rows = (Observation.objects.filter(measure_id__in=list(result), ts__gte=since, ts__lt=until)
-            .order_by("measure_id", "-ts", "-id").values_list("measure_id", "id", "ts", "value"))
-    seen = set()
-    for measure_id, obs_id, ts, value in rows.iterator(chunk_size=5000):
-        if measure_id not in seen:
-            seen.add(measure_id)
-            result[measure_id].update(last_id=obs_id, last_ts=ts, last_value=value)
+    ids = sorted(result)
+    for start in range(0, len(ids), CHUNK):
+        rows = (Observation.objects.filter(measure_id__in=ids[start:start + CHUNK], ts__gte=since, ts__lt=until)
+                .order_by("measure_id", "-ts", "-id").values_list("measure_id", "id", "ts", "value"))
+        seen = set()
+        for measure_id, obs_id, ts, value in rows.iterator(chunk_size=5000):
+            if measure_id not in seen:
+                seen.add(measure_id)
+                result[measure_id].update(last_id=obs_id, last_ts=ts, last_value=value)
 
 
 def rebuild_period(period: Period) -> int:

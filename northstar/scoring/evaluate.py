@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
 from django.utils import timezone
 
 from northstar.goals.models import KeyResult, Objective, Period, Perspective
@@ -63,6 +62,15 @@ class Evaluation:
     stored: int = 0
 
 
+CHUNK = 900  # bound variables per IN list: well inside every SQLite build's limit
+
+
+def chunks(ids, size: int = CHUNK):
+    ids = sorted(ids)
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
 def _number(value) -> float | None:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else float(value)
 
@@ -90,13 +98,16 @@ class MeasureRows:
 def _pairs(periods: list[Period], objectives: list[Objective], measure_ids) -> MeasureRows:
     period_ids = [p.pk for p in periods]
     targets = Target.objects.filter(period_id__in=period_ids, measure__is_active=True)
-    if measure_ids is not None:
-        targets = targets.filter(measure_id__in=measure_ids)
-    pairs = set(targets.values_list("measure_id", "period_id"))
+    if measure_ids is None:
+        pairs = set(targets.values_list("measure_id", "period_id"))
+    else:
+        pairs = set()
+        for ids in chunks(measure_ids):
+            pairs.update(targets.filter(measure_id__in=ids).values_list("measure_id", "period_id"))
     objective_periods = {o.pk: o.period_id for o in objectives}
-    pairs.update((m, objective_periods[o]) for o, m in
-                 KeyResult.objects.filter(objective_id__in=list(objective_periods)).values_list("objective_id",
-                                                                                                "measure_id"))
+    for ids in chunks(objective_periods):
+        pairs.update((m, objective_periods[o]) for o, m in
+                     KeyResult.objects.filter(objective_id__in=ids).values_list("objective_id", "measure_id"))
     ordered = sorted(pairs)
     return MeasureRows(
         measure_ids=np.array([m for m, _p in ordered], dtype=np.int64),
@@ -131,11 +142,13 @@ def _load_aggregates(rows: MeasureRows, periods: dict[int, Period], t: datetime)
 
 
 def _score_measures(rows: MeasureRows, periods: dict[int, Period], t: datetime):
-    measures = {m["id"]: m for m in Measure.objects.filter(id__in={int(i) for i in rows.measure_ids})
-                .values("id", "key", "name", "subject_id", "aggregation", "polarity", "tracking")}
-    targets = {(v["measure_id"], v["period_id"]): v for v in
-               Target.objects.filter(period_id__in=list(periods), measure_id__in=list(measures))
-               .values("measure_id", "period_id", *TARGET_FIELDS)}
+    measures, targets = {}, {}
+    for ids in chunks({int(i) for i in rows.measure_ids}):
+        measures.update((m["id"], m) for m in Measure.objects.filter(id__in=ids)
+                        .values("id", "key", "name", "subject_id", "aggregation", "polarity", "tracking"))
+        targets.update(((v["measure_id"], v["period_id"]), v) for v in
+                       Target.objects.filter(period_id__in=list(periods), measure_id__in=ids)
+                       .values("measure_id", "period_id", *TARGET_FIELDS))
     size = len(rows.index)
     columns = {name: np.full(size, np.nan) for name in TARGET_FIELDS}
     columns["cap"][:] = engine.DEFAULT_CAP
@@ -176,6 +189,7 @@ class _Nodes:
         self.at_risk: list[float] = []
         self.rule: list[int] = []
         self.edges: list[tuple[int, int, float]] = []  # (child node, parent node, weight)
+        self.linked: set[int] = set()  # perspective nodes already linked to their scorecard
 
     def add(self, key: tuple, on_track=1.0, at_risk=0.8, rule="weighted") -> int:
         if key not in self.index:
@@ -190,12 +204,17 @@ class _Nodes:
 def _affected_objectives(measure_ids, periods: list[Period]) -> set[int]:
     """Objectives fed by these measures, and every objective they roll up into."""
     period_ids = [p.pk for p in periods]
-    found = set(Objective.objects.filter(is_active=True, period_id__in=period_ids,
-                                         key_results__measure_id__in=measure_ids).values_list("pk", flat=True))
+    found = set()
+    for ids in chunks(measure_ids):
+        found.update(Objective.objects.filter(is_active=True, period_id__in=period_ids,
+                                              key_results__measure_id__in=ids).values_list("pk", flat=True))
     frontier = set(found)
     while frontier:
-        parents = set(Objective.objects.filter(pk__in=frontier, rolls_up=True, parent__is_active=True)
-                      .values_list("parent_id", flat=True)) - found
+        parents = set()
+        for ids in chunks(frontier):
+            parents.update(Objective.objects.filter(pk__in=ids, rolls_up=True, parent__is_active=True)
+                           .values_list("parent_id", flat=True))
+        parents -= found
         found |= parents
         frontier = parents
     return found
@@ -213,7 +232,7 @@ def evaluate(*, as_of: datetime | None = None, period_keys=None, measure_ids=Non
     objectives_qs = Objective.objects.filter(is_active=True).select_related("perspective")
     if incremental:
         chosen = _affected_objectives(measure_ids, periods)
-        objectives = list(objectives_qs.filter(pk__in=chosen))
+        objectives = [o for ids in chunks(chosen) for o in objectives_qs.filter(pk__in=ids)]
     else:
         objectives = list(objectives_qs.filter(period_id__in=list(by_id)))
     # Parents may sit in other periods (a quarter's objective aligned to the year's).
@@ -240,7 +259,8 @@ def evaluate(*, as_of: datetime | None = None, period_keys=None, measure_ids=Non
     frozen = _frozen_children(nodes, objectives, subject_of, incremental, perspectives, t)
     leaves = scores.leaves() if scores is not None else engine.Leaves(*(np.zeros(0),) * 4)
     leaf_edges = []
-    key_results = list(KeyResult.objects.filter(objective_id__in=objective_ids).select_related("objective"))
+    key_results = [kr for ids in chunks(objective_ids)
+                   for kr in KeyResult.objects.filter(objective_id__in=ids).select_related("objective")]
     for kr in key_results:
         position = rows.index.get((kr.measure_id, kr.objective.period_id))
         if position is not None:
@@ -270,9 +290,9 @@ def _link_to_scorecard(nodes: _Nodes, child: int, subject_id: int, perspective_i
         return
     perspective = nodes.add((Kind.PERSPECTIVE, perspective_id, subject_id, period_id))
     nodes.edges.append((child, perspective, weight))
-    edge = (perspective, scorecard, perspectives[perspective_id].weight)
-    if edge not in nodes.edges:
-        nodes.edges.append(edge)
+    if perspective not in nodes.linked:
+        nodes.linked.add(perspective)
+        nodes.edges.append((perspective, scorecard, perspectives[perspective_id].weight))
 
 
 @dataclass
@@ -295,15 +315,10 @@ def _frozen_children(nodes: _Nodes, objectives, subject_of: dict[int, int], incr
     if not incremental or not objectives:
         return frozen
     subjects = {(o.subject_id, o.period_id) for o in objectives}
-    siblings = Objective.objects.filter(is_active=True).exclude(pk__in=objective_ids).filter(
-        Q(rolls_up=True, parent_id__in=objective_ids)
-        | Q(*[Q(subject_id=s, period_id=p) for s, p in subjects], _connector=Q.OR)
-    )
-    siblings = list(siblings)
+    siblings = _siblings(objective_ids, subjects)
     latest = _latest_snapshots(Kind.OBJECTIVE, [o.pk for o in siblings], t)
     for o in siblings:
-        snapshot = latest.get(o.pk)
-        values = (snapshot.score, snapshot.health, snapshot.status) if snapshot else (None, None, "no_data")
+        values = latest.get(o.pk, (None, None, "no_data"))
         parents = []
         through_parent = False
         if o.rolls_up and o.parent_id in objective_ids:
@@ -321,19 +336,40 @@ def _frozen_children(nodes: _Nodes, objectives, subject_of: dict[int, int], incr
     return frozen
 
 
+def _siblings(objective_ids: set[int], subjects: set[tuple[int, int]]) -> list[Objective]:
+    """Objectives outside the re-scored set that roll up into it or share a (subject, period) with it.
+
+    Two indexed lookups filtered in Python: OR-ing one condition per pair is slow on
+    SQLite and fails beyond 1,000 pairs.
+    """
+    found = set()
+    for ids in chunks(objective_ids):
+        found.update(Objective.objects.filter(is_active=True, rolls_up=True, parent_id__in=ids)
+                     .values_list("pk", flat=True))
+    for ids in chunks({s for s, _p in subjects}):
+        found.update(pk for pk, s, p in Objective.objects.filter(is_active=True, subject_id__in=ids)
+                     .values_list("pk", "subject_id", "period_id") if (s, p) in subjects)
+    found -= objective_ids
+    return [o for ids in chunks(found) for o in Objective.objects.filter(pk__in=ids)]
+
+
 def _link_perspective(nodes: _Nodes, key: tuple, objective, perspectives) -> None:
     index = nodes.add(key)
-    if key[0] == Kind.PERSPECTIVE:
+    if key[0] == Kind.PERSPECTIVE and index not in nodes.linked:
+        nodes.linked.add(index)
         scorecard = nodes.add((Kind.SCORECARD, objective.subject_id, objective.period_id))
         nodes.edges.append((index, scorecard, perspectives[objective.perspective_id].weight))
 
 
-def _latest_snapshots(kind: str, node_ids: list[int], t: datetime) -> dict[int, ScoreSnapshot]:
-    rows = (ScoreSnapshot.objects.filter(node_kind=kind, node_id__in=node_ids, day__lte=timezone.localdate(t))
-            .order_by("node_id", "-day"))
-    latest = {}
-    for row in rows:
-        latest.setdefault(row.node_id, row)
+def _latest_snapshots(kind: str, node_ids: list[int], t: datetime) -> dict[int, tuple]:
+    """(score, health, status) of each node's latest snapshot on or before the day of t."""
+    day = timezone.localdate(t)
+    latest: dict[int, tuple] = {}
+    for ids in chunks(node_ids):
+        rows = (ScoreSnapshot.objects.filter(node_kind=kind, node_id__in=ids, day__lte=day)
+                .order_by("node_id", "-day").values_list("node_id", "score", "health", "status"))
+        for node_id, score, health, status in rows:
+            latest.setdefault(node_id, (score, health, status))
     return latest
 
 
@@ -401,12 +437,20 @@ SNAPSHOT_FIELDS = ("actual", "attainment", "score", "health", "status", "forecas
 
 
 def _store(results: list[NodeResult], t: datetime, *, replace_all: bool, periods: list[Period]) -> int:
+    """Replace the day's snapshots of these nodes (all of the periods' on a full run).
+
+    Plain tuples through executemany: model instances and bulk_create cost more than
+    the evaluation itself at 300,000 nodes.
+    """
     day = timezone.localdate(t)
-    snapshots = [
-        ScoreSnapshot(node_kind=r.kind, node_id=r.node_id, subject_id=r.subject_id, period_id=r.period_id, day=day,
-                      as_of=t, **{name: getattr(r, name) for name in SNAPSHOT_FIELDS})
-        for r in results
-    ]
+    ops = connection.ops
+    day_value, as_of = ops.adapt_datefield_value(day), ops.adapt_datetimefield_value(t)
+    rows = [(r.kind, r.node_id, r.subject_id, r.period_id, day_value, as_of,
+             *(getattr(r, name) for name in SNAPSHOT_FIELDS)) for r in results]
+    q = ops.quote_name
+    columns = ("node_kind", "node_id", "subject_id", "period_id", "day", "as_of", *SNAPSHOT_FIELDS)
+    sql = (f"INSERT INTO {q(ScoreSnapshot._meta.db_table)} ({', '.join(q(c) for c in columns)}) "
+           f"VALUES ({', '.join(['%s'] * len(columns))})")
     with transaction.atomic():
         today = ScoreSnapshot.objects.filter(day=day)
         if replace_all:
@@ -416,8 +460,9 @@ def _store(results: list[NodeResult], t: datetime, *, replace_all: bool, periods
             for r in results:
                 by_kind[r.kind].add(r.node_id)
             for kind, ids in by_kind.items():
-                id_list = list(ids)
-                for start in range(0, len(id_list), 900):
-                    today.filter(node_kind=kind, node_id__in=id_list[start:start + 900]).delete()
-        ScoreSnapshot.objects.bulk_create(snapshots, batch_size=2000)
-    return len(snapshots)
+                for chunk in chunks(ids):
+                    today.filter(node_kind=kind, node_id__in=chunk).delete()
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), 50_000):
+                cursor.executemany(sql, rows[start:start + 50_000])
+    return len(rows)
