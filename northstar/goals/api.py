@@ -3,6 +3,7 @@
 from datetime import date, datetime
 from uuid import UUID
 
+from django.shortcuts import get_object_or_404
 from ninja import Field, FilterSchema, Router, Schema, Status
 from ninja.pagination import paginate
 
@@ -212,9 +213,37 @@ def create_fiscal_year(request, payload: FiscalYearIn):
     return Status(201, services.do_create_fiscal_year(payload.year, acting_user=request.auth))
 
 
+class PerspectiveIn(Schema):
+    key: str = Field(..., max_length=64)
+    name: str = Field(..., max_length=100)
+    description: str = ""
+    order: int = Field(0, ge=0)
+    weight: float = Field(1.0, ge=0, description="Weight in the scorecard's roll-up")
+
+
+class PerspectivePatch(Schema):
+    name: str | None = Field(None, max_length=100)
+    description: str | None = None
+    order: int | None = Field(None, ge=0)
+    weight: float | None = Field(None, ge=0)
+
+
 @router.get("/perspectives", response={200: list[PerspectiveOut], **ERRORS})
 def list_perspectives(request):
     return Perspective.objects.restrict(request.auth, "view")
+
+
+@router.post("/perspectives", response={201: PerspectiveOut, **ERRORS},
+             description="Add a balanced-scorecard perspective (administrators).")
+def create_perspective(request, payload: PerspectiveIn):
+    return Status(201, services.do_create_perspective(acting_user=request.auth, **payload.model_dump()))
+
+
+@router.patch("/perspectives/{key}", response={200: PerspectiveOut, **ERRORS})
+def update_perspective(request, key: str, payload: PerspectivePatch):
+    perspective = get_object_or_404(Perspective.objects.restrict(request.auth, "view"), key=key)
+    return services.do_update_perspective(perspective, acting_user=request.auth,
+                                          **payload.model_dump(exclude_unset=True))
 
 
 add_resource(router, resolve=queries.resolve_references, path="/objectives", name="objectives", model=Objective,

@@ -148,3 +148,12 @@ def test_unknown_references_name_the_field(org, api, fy):
                                                    "period": "fy1999", "owner": "E999"})
     assert response.status_code == 422
     assert set(response.json()["error"]["fields"]) == {"period", "owner"}
+
+
+def test_admins_configure_perspectives(org, api):
+    created = api(org.admin).post("/perspectives", {"key": "sustainability", "name": "Sustainability", "order": 5})
+    assert created.status_code == 201
+    renamed = api(org.admin).patch("/perspectives/sustainability", {"weight": 2})
+    assert renamed.json()["weight"] == 2
+    assert api(org.hr).post("/perspectives", {"key": "x", "name": "X"}).status_code == 403
+    assert api(org.hr).patch("/perspectives/sustainability", {"weight": 3}).status_code == 403
