@@ -25,13 +25,18 @@ Then it measures, prints, and appends to bench/results/scale.md:
                (the second replaces the day's snapshots, as the scheduled run does)
   incremental  do_ingest of 1,000 observations (100 measures x 10, then 1,000 x 1), then
                evaluate(measure_ids=...) for the affected measures, median of several runs
-  bulk         do_ingest of 100,000 observations in one call
+  bulk         do_ingest of 100,000 observations in one call (20,000 measures x 5, the same with
+               source ids, and 100,000 measures x 1)
   csv          measures.files.ingest_file of a 100,000-line CSV
   http         POST /api/v1/observations, 10,000 observations per request, to gunicorn on 127.0.0.1
   rebuild      aggregates.rebuild_period for one month (the SQL re-count path)
 
---reuse keeps a database built earlier with the same sizes; --phases picks measurements;
---profile runs them under cProfile (stats in /tmp/bench-scale-<phase>-<db>.prof, nothing recorded).
+--reuse keeps a database built earlier with the same sizes (`--phases ""` builds only);
+--phases picks measurements; --eval-runs / --eval-compute-only add evaluation runs;
+--profile runs them under cProfile (stats in /tmp/bench-scale-<phase>-<db>.prof, nothing recorded);
+--with-proposed-fixes measures with bench/proposed_fixes.py applied in-process (labelled so).
+The process measured runs `nice -n 10` beside other work: keep --dir under /tmp; the
+full SQLite build needs ~3.5 GB of disk, the PostgreSQL one ~5.5 GB, both ~2 GB of RAM.
 """
 
 import argparse

@@ -456,12 +456,13 @@ def _store(results: list[NodeResult], t: datetime, *, replace_all: bool, periods
         if replace_all:
             today.filter(period__in=periods).delete()
         else:
+            # Keyed by subject too: a perspective's node id is shared by every subject's scorecard.
             by_kind = defaultdict(set)
             for r in results:
-                by_kind[r.kind].add(r.node_id)
-            for kind, ids in by_kind.items():
+                by_kind[(r.kind, r.subject_id)].add(r.node_id)
+            for (kind, subject_id), ids in by_kind.items():
                 for chunk in chunks(ids):
-                    today.filter(node_kind=kind, node_id__in=chunk).delete()
+                    today.filter(node_kind=kind, subject_id=subject_id, node_id__in=chunk).delete()
         with connection.cursor() as cursor:
             for start in range(0, len(rows), 50_000):
                 cursor.executemany(sql, rows[start:start + 50_000])

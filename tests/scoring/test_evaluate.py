@@ -168,3 +168,16 @@ def test_a_child_rolling_up_within_its_own_subject_counts_once_in_the_scorecard(
     assert scorecard.score == pytest.approx(node(result, "objective", "parent").score)
     perspective = [n for n in result.nodes if n.kind == "perspective" and n.subject_id == platform.pk]
     assert perspective == []  # the team objective's perspective is reached only through its parent
+
+
+def test_incremental_runs_keep_other_subjects_perspective_snapshots(org, plan):
+    other = goals.do_create_objective(key="web-obj", title="Web", subject=org.units.web.subject, period=plan["fy"],
+                                      perspective=goals.Perspective.objects.get(key="internal-process"),
+                                      acting_user=org.admin)
+    goals.do_create_key_result(key="kr-web", objective=other, title="Web", measure=plan["deploys"],
+                               acting_user=org.admin)
+    evaluate(as_of=MID_YEAR, period_keys=["fy2026"])
+    before = ScoreSnapshot.objects.filter(node_kind="perspective").count()
+    assert before == 2
+    evaluate(as_of=MID_YEAR, period_keys=["fy2026"], measure_ids=[plan["latency"].pk])
+    assert ScoreSnapshot.objects.filter(node_kind="perspective", subject=org.units.web.subject).count() == 1
