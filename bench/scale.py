@@ -689,6 +689,7 @@ def child_floor(args, year) -> dict:
 
 
 def child_evaluate(args, year) -> dict:
+    from northstar.scoring import engine
     from northstar.scoring.evaluate import evaluate
 
     base = max_rss_mb()
@@ -703,13 +704,12 @@ def child_evaluate(args, year) -> dict:
     peak = max_rss_mb()
     if profiler:
         dump_profile(profiler, f"evaluate-{args.db}", sys.stderr)
-    counts: dict[str, int] = {}
-    for node in result.nodes:
-        counts[node.kind] = counts.get(node.kind, 0) + 1
+    counts = result.counts()
     statuses: dict[str, int] = {}
-    for node in result.nodes:
-        if node.kind == "measure":
-            statuses[node.status] = statuses.get(node.status, 0) + 1
+    for block in result.blocks:
+        if block.kind == "measure":
+            codes, numbers = np.unique(block.status, return_counts=True)
+            statuses = {engine.STATUS_SLUGS[c]: int(k) for c, k in zip(codes, numbers, strict=True)}
     return {"seconds": seconds, "rss_before_mb": base, "rss_peak_mb": peak, "stored": result.stored,
             "nodes": counts, "measure_statuses": statuses}
 
@@ -835,9 +835,7 @@ def _incremental(args, admin, work, label, measures, per, runs) -> dict:
             began = time.perf_counter()
             evaluation = evaluate(measure_ids=ids)
             times.append(time.perf_counter() - began)
-    kinds: dict[str, int] = {}
-    for node in evaluation.nodes:
-        kinds[node.kind] = kinds.get(node.kind, 0) + 1
+    kinds = evaluation.counts()
     row.update({"eval_runs_s": times, "eval_median_s": statistics.median(times), "eval_first_s": times[0],
                 "nodes": kinds, "stored": evaluation.stored})
     log(f"incremental {label}: do_ingest {ingest * 1000:.0f} ms, evaluate(measure_ids) median "

@@ -9,9 +9,18 @@ An objective counts in its own subject's perspective (or directly in the
 scorecard when it has none); when it `rolls_up`, it counts in its parent
 objective, and then in its own subject's scorecard only if the parent belongs to
 another subject (otherwise it would count twice there). Incremental evaluation
-(`measure_ids=`) re-scores only the chains the measures feed; nodes outside that
-chain are read back from their latest snapshot.
+(`measure_ids=`) re-scores only the chains the measures feed; objectives outside
+that chain which count in it are read back from their latest snapshot.
+
+Columnar from end to end, because a full run covers hundreds of thousands of
+measures: every input is read by a few plain SQL queries straight into numpy
+columns (no model instances, no dict per row), joined with sorted-key lookups,
+scored by the engine, and written back from the columns. `NodeResult`s, with
+keys and names, are built only when `Evaluation.nodes` is read (the CLI, the
+JSON report, tests).
 """
+
+from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -30,8 +39,31 @@ from northstar.scoring.models import ScoreSnapshot
 Kind = ScoreSnapshot.NodeKind
 AGGREGATE_FIELDS = ("n", "sum", "min", "max", "last_value", "sum_good", "sum_total", "sum_t", "sum_tt", "sum_ty")
 TARGET_FIELDS = ("target", "baseline", "lower", "upper", "tolerance", "cap", "on_track", "at_risk")
+VALUE_FIELDS = ("actual", "attainment", "score", "health", "forecast", "forecast_attainment", "elapsed")
 # A closed period is evaluated once more on the day after it ends, to record its final state.
 RECENTLY_CLOSED = timedelta(days=1)
+CHUNK = 900  # bound variables per IN list: well inside every SQLite build's limit
+# Beyond this many ids, read the whole table (filtered by period) and select in numpy: one scan
+# beats hundreds of IN-list queries.
+WHOLE_TABLE = 20_000
+NO_ID = -1
+
+
+def chunks(ids, size: int = CHUNK):
+    ids = sorted(ids)
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def periods_to_evaluate(t: datetime, keys=None) -> list[Period]:
+    rows = Period.objects.all()
+    if keys:
+        return list(rows.filter(key__in=keys))
+    day = timezone.localdate(t)
+    return list(rows.filter(start__lte=day, end__gte=timezone.localdate(t - RECENTLY_CLOSED)))
+
+
+# -- results ------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -55,169 +87,382 @@ class NodeResult:
 
 
 @dataclass
-class Evaluation:
-    as_of: datetime
-    periods: list[Period]
-    nodes: list[NodeResult] = field(default_factory=list)
-    stored: int = 0
+class NodeBlock:
+    """Results of one kind of node, as columns: one element per node.
 
+    Values are NaN where undefined; statuses are engine.Status codes (forecast_status
+    -1 where there is none: roll-ups have no forecast); parent_id is NO_ID where the
+    node counts in nothing shown.
+    """
 
-CHUNK = 900  # bound variables per IN list: well inside every SQLite build's limit
+    kind: str
+    node_id: np.ndarray
+    subject_id: np.ndarray
+    period_id: np.ndarray
+    values: dict[str, np.ndarray]
+    status: np.ndarray
+    forecast_status: np.ndarray
+    parent_kind: str | None = None
+    parent_id: np.ndarray | None = None
 
-
-def chunks(ids, size: int = CHUNK):
-    ids = sorted(ids)
-    for start in range(0, len(ids), size):
-        yield ids[start:start + size]
-
-
-def _number(value) -> float | None:
-    return None if value is None or (isinstance(value, float) and np.isnan(value)) else float(value)
-
-
-def periods_to_evaluate(t: datetime, keys=None) -> list[Period]:
-    rows = Period.objects.all()
-    if keys:
-        return list(rows.filter(key__in=keys))
-    day = timezone.localdate(t)
-    return list(rows.filter(start__lte=day, end__gte=timezone.localdate(t - RECENTLY_CLOSED)))
-
-
-# -- measures ----------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.node_id)
 
 
 @dataclass
-class MeasureRows:
-    """The (measure, period) pairs being scored, as parallel columns."""
+class Evaluation:
+    as_of: datetime
+    periods: list[Period]
+    blocks: list[NodeBlock] = field(default_factory=list)
+    stored: int = 0
+    _nodes: list[NodeResult] | None = None
 
-    measure_ids: np.ndarray
-    period_ids: np.ndarray
-    index: dict[tuple[int, int], int]
+    def __len__(self) -> int:
+        return sum(len(block) for block in self.blocks)
 
+    def counts(self) -> dict[str, int]:
+        return {block.kind: len(block) for block in self.blocks if len(block)}
 
-def _pairs(periods: list[Period], objectives: list[Objective], measure_ids) -> MeasureRows:
-    period_ids = [p.pk for p in periods]
-    targets = Target.objects.filter(period_id__in=period_ids, measure__is_active=True)
-    if measure_ids is None:
-        pairs = set(targets.values_list("measure_id", "period_id"))
-    else:
-        pairs = set()
-        for ids in chunks(measure_ids):
-            pairs.update(targets.filter(measure_id__in=ids).values_list("measure_id", "period_id"))
-    objective_periods = {o.pk: o.period_id for o in objectives}
-    for ids in chunks(objective_periods):
-        pairs.update((m, objective_periods[o]) for o, m in
-                     KeyResult.objects.filter(objective_id__in=ids).values_list("objective_id", "measure_id"))
-    ordered = sorted(pairs)
-    return MeasureRows(
-        measure_ids=np.array([m for m, _p in ordered], dtype=np.int64),
-        period_ids=np.array([p for _m, p in ordered], dtype=np.int64),
-        index={pair: i for i, pair in enumerate(ordered)},
-    )
+    @property
+    def nodes(self) -> list[NodeResult]:
+        """Every result as a NodeResult with its key and name (built on first use: costly for big runs)."""
+        if self._nodes is None:
+            self._nodes = _node_results(self.blocks)
+        return self._nodes
 
 
-def _load_aggregates(rows: MeasureRows, periods: dict[int, Period], t: datetime) -> engine.Aggregates:
-    records: list[dict | None] = [None] * len(rows.index)
-    stale: dict[int, list[int]] = defaultdict(list)  # period -> measures with observations at or after t
-    for period_id in {int(p) for p in rows.period_ids}:
-        measure_ids = rows.measure_ids[rows.period_ids == period_id]
-        query = MeasureAggregate.objects.filter(period_id=period_id)
-        if len(measure_ids) < 5000:
-            query = query.filter(measure_id__in=[int(m) for m in measure_ids])
-        for values in query.values("measure_id", "last_ts", *AGGREGATE_FIELDS).iterator(chunk_size=10000):
-            position = rows.index.get((values["measure_id"], period_id))
-            if position is None:
-                continue
-            if values["last_ts"] is not None and values["last_ts"] >= t:
-                stale[period_id].append(values["measure_id"])
-            else:
-                records[position] = values
-    # As of a past instant: the kept aggregates include later observations; recount those from raw rows.
-    for period_id, measure_ids in stale.items():
-        start, end = periods[period_id].bounds()
-        recount = aggregate_observations(measure_ids, start, min(end, t), start)
-        for measure_id, values in recount.items():
-            records[rows.index[(measure_id, period_id)]] = {**values, "last": values.get("last_value")}
-    return engine.Aggregates.from_records(records)
+# -- reading columns ----------------------------------------------------------------------------
 
 
-def _score_measures(rows: MeasureRows, periods: dict[int, Period], t: datetime):
-    measures, targets = {}, {}
-    for ids in chunks({int(i) for i in rows.measure_ids}):
-        measures.update((m["id"], m) for m in Measure.objects.filter(id__in=ids)
-                        .values("id", "key", "name", "subject_id", "aggregation", "polarity", "tracking"))
-        targets.update(((v["measure_id"], v["period_id"]), v) for v in
-                       Target.objects.filter(period_id__in=list(periods), measure_id__in=ids)
-                       .values("measure_id", "period_id", *TARGET_FIELDS))
-    size = len(rows.index)
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _fetch(sql: str, params=()) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return cursor.fetchall()
+
+
+def _fetch_in(sql: str, params, column: str, ids) -> list[tuple]:
+    """`sql` (ending in a WHERE condition) AND `column` IN each bounded chunk of ids."""
+    rows: list[tuple] = []
+    for chunk in chunks(ids):
+        rows.extend(_fetch(f"{sql} AND {column} IN ({', '.join(['%s'] * len(chunk))})", [*params, *chunk]))
+    return rows
+
+
+def _in(values) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _transpose(rows: list[tuple], width: int) -> list[tuple]:
+    return list(zip(*rows, strict=True)) if rows else [()] * width
+
+
+def _ints(values) -> np.ndarray:
+    return np.array([NO_ID if v is None else v for v in values], dtype=np.int64)
+
+
+def _floats(values) -> np.ndarray:
+    return np.array(values, dtype=np.float64)  # None becomes NaN
+
+
+class _Lookup:
+    """Positions of keys in a set of int64 keys, by binary search."""
+
+    def __init__(self, keys: np.ndarray):
+        self.order = np.argsort(keys, kind="stable")
+        self.sorted = keys[self.order]
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """Position of each key, or -1 when absent."""
+        if not len(self.sorted):
+            return np.full(len(keys), -1, dtype=np.int64)
+        at = np.searchsorted(self.sorted, keys).clip(max=len(self.sorted) - 1)
+        return np.where(self.sorted[at] == keys, self.order[at], -1)
+
+
+# -- objectives ---------------------------------------------------------------------------------
+
+OBJECTIVE_COLUMNS = ("id", "subject_id", "period_id", "parent_id", "rolls_up", "weight", "perspective_id",
+                     "on_track", "at_risk", "status_rule")
+
+
+@dataclass
+class _Objectives:
+    id: np.ndarray
+    subject: np.ndarray
+    period: np.ndarray
+    parent: np.ndarray
+    rolls_up: np.ndarray
+    weight: np.ndarray
+    perspective: np.ndarray
+    on_track: np.ndarray
+    at_risk: np.ndarray
+    rule: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows: list[tuple]) -> _Objectives:
+        rows = sorted({row[0]: row for row in rows}.values(), key=lambda row: row[0])  # one per id, by id
+        ids, subjects, periods, parents, rolls, weights, perspectives, on_track, at_risk, rules = \
+            _transpose(rows, len(OBJECTIVE_COLUMNS))
+        return cls(id=_ints(ids), subject=_ints(subjects), period=_ints(periods), parent=_ints(parents),
+                   rolls_up=np.array(rolls, dtype=bool), weight=_floats(weights), perspective=_ints(perspectives),
+                   on_track=_floats(on_track), at_risk=_floats(at_risk),
+                   rule=engine._codes(np.array(rules, dtype=str), engine.StatusRule, "status_rule"))
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    def take(self, mask: np.ndarray) -> _Objectives:
+        return _Objectives(**{name: getattr(self, name)[mask] for name in self.__dataclass_fields__})
+
+
+def _objective_sql() -> str:
+    return f"SELECT {', '.join(OBJECTIVE_COLUMNS)} FROM {_table(Objective)} WHERE is_active = %s"
+
+
+def _with_parents(rows: list[tuple]) -> list[tuple]:
+    """Add the active parents (in any period) that these objectives roll up into, to the top."""
+    have = {row[0] for row in rows}
+    frontier = {row[3] for row in rows if row[4] and row[3] is not None} - have
+    while frontier:
+        found = _fetch_in(_objective_sql(), [True], "id", frontier)
+        rows.extend(found)
+        have.update(row[0] for row in found)
+        frontier = {row[3] for row in found if row[4] and row[3] is not None} - have
+    return rows
+
+
+def _all_objectives(period_ids: list[int]) -> _Objectives:
+    rows = _fetch(f"{_objective_sql()} AND period_id IN ({_in(period_ids)})", [True, *period_ids])
+    return _Objectives.from_rows(_with_parents(rows))
+
+
+def _affected_objectives(measure_ids, period_ids: list[int]) -> _Objectives:
+    """Active objectives in the periods fed by these measures' key results, and every objective they roll up into.
+
+    One recursive query per chunk of measures: a chain is walked in the database, not level by level.
+    """
+    kr, o = _table(KeyResult), _table(Objective)
+    columns = ", ".join(f"o.{c}" for c in OBJECTIVE_COLUMNS)
+    rows = []
+    for chunk in chunks(measure_ids):
+        rows.extend(_fetch(
+            f"WITH RECURSIVE chain(id) AS ("
+            f"SELECT kr.objective_id FROM {kr} kr JOIN {o} o ON o.id = kr.objective_id WHERE o.is_active = %s "
+            f"AND o.period_id IN ({_in(period_ids)}) AND kr.measure_id IN ({_in(chunk)}) "
+            f"UNION SELECT o.parent_id FROM {o} o JOIN chain ON o.id = chain.id JOIN {o} p ON p.id = o.parent_id "
+            f"WHERE o.rolls_up = %s AND p.is_active = %s) "
+            f"SELECT {columns} FROM {o} o WHERE o.id IN (SELECT id FROM chain)",
+            [True, *period_ids, *chunk, True, True]))
+    return _Objectives.from_rows(rows)
+
+
+def _siblings(members: _Objectives) -> _Objectives:
+    """Active objectives outside `members` that roll up into one of them or share a (subject, period) with one.
+
+    Two indexed lookups filtered here: OR-ing one condition per pair is slow on SQLite
+    and fails beyond 1,000 pairs.
+    """
+    rows = _fetch_in(f"{_objective_sql()} AND rolls_up = %s", [True, True], "parent_id", members.id.tolist())
+    pairs = set(zip(members.subject.tolist(), members.period.tolist(), strict=True))
+    rows.extend(row for row in _fetch_in(_objective_sql(), [True], "subject_id", {s for s, _p in pairs})
+                if (row[1], row[2]) in pairs)
+    member_ids = set(members.id.tolist())
+    return _Objectives.from_rows([row for row in rows if row[0] not in member_ids])
+
+
+# -- measures -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pairs:
+    """The (measure, period) pairs being scored, sorted by key = measure * stride + period."""
+
+    measure: np.ndarray
+    period: np.ndarray
+    stride: int
+
+    @classmethod
+    def of(cls, measure: np.ndarray, period: np.ndarray, stride: int) -> _Pairs:
+        keys = np.unique(measure * stride + period)
+        return cls(measure=keys // stride, period=keys % stride, stride=stride)
+
+    def __len__(self) -> int:
+        return len(self.measure)
+
+    def find(self, measure: np.ndarray, period: np.ndarray) -> np.ndarray:
+        keys = self.measure * self.stride + self.period
+        return _Lookup(keys).find(np.asarray(measure, dtype=np.int64) * self.stride + period)
+
+
+def _rows_for_measures(sql: str, params, column: str, measure_ids: np.ndarray) -> list[tuple]:
+    """Rows of `sql` for these measures: IN lists when few, the whole (period-filtered) result when many."""
+    unique = np.unique(measure_ids)
+    if len(unique) > WHOLE_TABLE:
+        return _fetch(sql, params)
+    return _fetch_in(sql, params, column, unique.tolist())
+
+
+def _measure_columns(pairs: _Pairs) -> dict[str, np.ndarray]:
+    """Each pair's measure: subject, aggregation, polarity and tracking code (-1: the aggregation's default)."""
+    rows = _rows_for_measures(f"SELECT id, subject_id, aggregation, polarity, tracking FROM {_table(Measure)} "
+                              "WHERE 1 = 1", [], "id", pairs.measure)
+    ids, subjects, aggregation, polarity, tracking = _transpose(rows, 5)
+    at = _Lookup(_ints(ids)).find(pairs.measure)
+    codes = np.array([-1 if not value else engine.Tracking[value.upper()] for value in tracking], dtype=np.int64)
+    return {"subject": _ints(subjects)[at], "aggregation": np.array(aggregation, dtype=str)[at],
+            "polarity": np.array(polarity, dtype=str)[at], "tracking": codes[at]}
+
+
+def _score_measures(pairs: _Pairs, measures: dict[str, np.ndarray], periods: dict[int, Period],
+                    t: datetime) -> engine.MeasureScores:
+    period_ids = sorted(periods)
+    size = len(pairs)
     columns = {name: np.full(size, np.nan) for name in TARGET_FIELDS}
     columns["cap"][:] = engine.DEFAULT_CAP
     columns["on_track"][:] = engine.DEFAULT_ON_TRACK
     columns["at_risk"][:] = engine.DEFAULT_AT_RISK
-    aggregation, polarity, tracking = [], [], []
-    starts, ends = np.empty(size), np.empty(size)
-    bounds = {p.pk: [moment.timestamp() for moment in p.bounds()] for p in periods.values()}
-    for (measure_id, period_id), i in rows.index.items():
-        measure = measures[measure_id]
-        aggregation.append(measure["aggregation"])
-        polarity.append(measure["polarity"])
-        tracking.append(measure["tracking"] or None)
-        starts[i], ends[i] = bounds[period_id]
-        target = targets.get((measure_id, period_id))
-        if target:
-            for name in TARGET_FIELDS:
-                if target[name] is not None:
-                    columns[name][i] = target[name]
-    tracking_codes = [-1 if value is None else engine.Tracking[value.upper()] for value in tracking]
-    scores = engine.evaluate_measures(
-        _load_aggregates(rows, periods, t), aggregation=aggregation, polarity=polarity, start=starts, end=ends,
-        t=t.timestamp(), tracking=tracking_codes, **columns,
-    ) if size else None
-    return measures, scores
+    target_rows = _rows_for_measures(
+        f"SELECT measure_id, period_id, {', '.join(TARGET_FIELDS)} FROM {_table(Target)} "
+        f"WHERE period_id IN ({_in(period_ids)})", period_ids, "measure_id", pairs.measure)
+    if target_rows:
+        values = _floats(target_rows)
+        position = pairs.find(values[:, 0].astype(np.int64), values[:, 1].astype(np.int64))
+        known = position >= 0
+        for offset, name in enumerate(TARGET_FIELDS, start=2):
+            column = values[known, offset]
+            given = ~np.isnan(column)
+            columns[name][position[known][given]] = column[given]
+
+    known_periods = np.array(period_ids, dtype=np.int64)
+    bounds = np.array([[moment.timestamp() for moment in periods[pk].bounds()] for pk in period_ids]).reshape(-1, 2)
+    starts, ends = bounds[np.searchsorted(known_periods, pairs.period)].T if size else (np.zeros(0), np.zeros(0))
+    return engine.evaluate_measures(
+        _load_aggregates(pairs, periods, t), aggregation=measures["aggregation"], polarity=measures["polarity"],
+        start=starts, end=ends, t=t.timestamp(), tracking=measures["tracking"], **columns,
+    )
 
 
-# -- the tree ----------------------------------------------------------------------------------
+def _load_aggregates(pairs: _Pairs, periods: dict[int, Period], t: datetime) -> engine.Aggregates:
+    period_ids = sorted(periods)
+    size = len(pairs)
+    columns = {name: np.full(size, np.nan) for name in AGGREGATE_FIELDS}
+    columns["n"][:] = 0
+    as_of = connection.ops.adapt_datetimefield_value(t)
+    rows = _rows_for_measures(
+        f"SELECT measure_id, period_id, CASE WHEN last_ts >= %s THEN 1 ELSE 0 END, {', '.join(AGGREGATE_FIELDS)} "
+        f"FROM {_table(MeasureAggregate)} WHERE period_id IN ({_in(period_ids)})",
+        [as_of, *period_ids], "measure_id", pairs.measure)
+    if rows:
+        values = _floats(rows)
+        position = pairs.find(values[:, 0].astype(np.int64), values[:, 1].astype(np.int64))
+        fresh = (position >= 0) & (values[:, 2] == 0)
+        for offset, name in enumerate(AGGREGATE_FIELDS, start=3):
+            columns[name][position[fresh]] = values[fresh, offset]
+        # As of a past instant: the kept aggregates include later observations; recount those from raw rows.
+        stale = (position >= 0) & (values[:, 2] == 1)
+        by_period = defaultdict(list)
+        for measure_id, period_id in values[stale, :2].astype(np.int64).tolist():
+            by_period[period_id].append(measure_id)
+        for period_id, measure_ids in by_period.items():
+            start, end = periods[period_id].bounds()
+            for measure_id, recount in aggregate_observations(measure_ids, start, min(end, t), start).items():
+                i = pairs.find(np.array([measure_id]), np.array([period_id]))[0]
+                for name in AGGREGATE_FIELDS:
+                    value = recount.get(name)
+                    columns[name][i] = np.nan if value is None else float(value)
+    columns["last"] = columns.pop("last_value")
+    return engine.Aggregates(**columns)
 
 
-class _Nodes:
-    """Objectives, perspectives and scorecards in one index space, with their edges."""
-
-    def __init__(self):
-        self.keys: list[tuple] = []
-        self.index: dict[tuple, int] = {}
-        self.on_track: list[float] = []
-        self.at_risk: list[float] = []
-        self.rule: list[int] = []
-        self.edges: list[tuple[int, int, float]] = []  # (child node, parent node, weight)
-        self.linked: set[int] = set()  # perspective nodes already linked to their scorecard
-
-    def add(self, key: tuple, on_track=1.0, at_risk=0.8, rule="weighted") -> int:
-        if key not in self.index:
-            self.index[key] = len(self.keys)
-            self.keys.append(key)
-            self.on_track.append(on_track)
-            self.at_risk.append(at_risk)
-            self.rule.append(engine.StatusRule[rule.upper()])
-        return self.index[key]
+# -- the tree -----------------------------------------------------------------------------------
 
 
-def _affected_objectives(measure_ids, periods: list[Period]) -> set[int]:
-    """Objectives fed by these measures, and every objective they roll up into."""
-    period_ids = [p.pk for p in periods]
-    found = set()
-    for ids in chunks(measure_ids):
-        found.update(Objective.objects.filter(is_active=True, period_id__in=period_ids,
-                                              key_results__measure_id__in=ids).values_list("pk", flat=True))
-    frontier = set(found)
-    while frontier:
-        parents = set()
-        for ids in chunks(frontier):
-            parents.update(Objective.objects.filter(pk__in=ids, rolls_up=True, parent__is_active=True)
-                           .values_list("parent_id", flat=True))
-        parents -= found
-        found |= parents
-        frontier = parents
-    return found
+@dataclass
+class _Tree:
+    """Objectives (the members), then perspective nodes, then scorecard nodes, in one index space."""
+
+    members: _Objectives
+    perspective_nodes: np.ndarray  # (perspective, subject, period) per perspective node
+    scorecard_nodes: np.ndarray  # (subject, period) per scorecard node
+    node_edges: engine.Edges
+    frozen_edges: list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (frozen row, parent node, weight)
+
+    @property
+    def size(self) -> int:
+        return len(self.members) + len(self.perspective_nodes) + len(self.scorecard_nodes)
+
+
+def _build_tree(members: _Objectives, frozen: _Objectives, perspective_weights: dict[int, float]) -> _Tree:
+    """Nodes and edges for members (scored) and frozen objectives (leaves read from snapshots)."""
+    m = len(members)
+    both = _Objectives(**{name: np.concatenate([getattr(members, name), getattr(frozen, name)])
+                          for name in members.__dataclass_fields__})
+    is_frozen = np.arange(len(both)) >= m
+    parent = _Lookup(members.id).find(both.parent)
+    into_parent = both.rolls_up & (parent >= 0)
+    safe_parent = np.where(into_parent, parent, 0)
+    through_parent = into_parent & (members.subject[safe_parent] == both.subject) if m else into_parent
+    to_card = ~through_parent
+    if is_frozen.any():
+        member_pairs = _Lookup(np.unique(members.subject * (1 << 20) + members.period))
+        in_member_card = member_pairs.find(both.subject * (1 << 20) + both.period) >= 0
+        to_card &= ~is_frozen | in_member_card
+    via_perspective = to_card & (both.perspective >= 0)
+
+    triples = np.stack([both.perspective, both.subject, both.period], axis=1)[via_perspective]
+    perspective_nodes, perspective_of = np.unique(triples, axis=0, return_inverse=True)
+    card_pairs = np.stack([both.subject, both.period], axis=1)
+    scorecard_nodes, scorecard_of = np.unique(
+        np.concatenate([card_pairs[to_card], perspective_nodes[:, 1:]]), axis=0, return_inverse=True)
+    scorecard_of = scorecard_of.ravel()
+    first_card = m + len(perspective_nodes)
+    card_of_row = np.full(len(both), -1, dtype=np.int64)
+    card_of_row[to_card] = first_card + scorecard_of[:int(to_card.sum())]
+    card_of_row[via_perspective] = m + perspective_of.ravel()
+    perspective_card = first_card + scorecard_of[int(to_card.sum()):]
+
+    rows = np.arange(len(both))
+    weights = np.array([perspective_weights[int(p)] for p in perspective_nodes[:, 0]], dtype=np.float64)
+    member_rows = ~is_frozen
+    node_edges = engine.Edges(
+        child=np.concatenate([rows[member_rows & into_parent], rows[member_rows & to_card],
+                              m + np.arange(len(perspective_nodes))]),
+        parent=np.concatenate([parent[member_rows & into_parent], card_of_row[member_rows & to_card],
+                               perspective_card]),
+        weight=np.concatenate([both.weight[member_rows & into_parent], both.weight[member_rows & to_card], weights]),
+    )
+    frozen_edges = []
+    for mask, target in ((is_frozen & into_parent, parent), (is_frozen & to_card, card_of_row)):
+        frozen_edges.append((rows[mask] - m, target[mask], both.weight[mask]))
+    return _Tree(members, perspective_nodes.reshape(-1, 3), scorecard_nodes.reshape(-1, 2), node_edges, frozen_edges)
+
+
+def _latest_snapshots(objectives: _Objectives, t: datetime) -> engine.Leaves:
+    """(score, health, status) of each objective's latest snapshot on or before the day of t."""
+    size = len(objectives)
+    score, health = np.full(size, np.nan), np.full(size, np.nan)
+    status = np.full(size, engine.Status.NO_DATA, dtype=np.int8)
+    if size:
+        table = _table(ScoreSnapshot)
+        day = connection.ops.adapt_datefield_value(timezone.localdate(t))
+        rows = _fetch_in(
+            f"SELECT s.node_id, s.score, s.health, s.status FROM {table} s WHERE s.node_kind = %s "
+            f"AND s.day = (SELECT max(l.day) FROM {table} l WHERE l.node_kind = s.node_kind "
+            f"AND l.node_id = s.node_id AND l.subject_id = s.subject_id AND l.period_id = s.period_id "
+            f"AND l.day <= %s)", [Kind.OBJECTIVE, day], "s.node_id", objectives.id.tolist())
+        if rows:
+            ids, scores, healths, statuses = _transpose(rows, 4)
+            at = _Lookup(objectives.id).find(_ints(ids))
+            score[at], health[at] = _floats(scores), _floats(healths)
+            status[at] = engine._codes(np.array(statuses, dtype=str), engine.Status, "status")
+    return engine.Leaves(score, health, status, engine.MAX_CAP)
+
+
+# -- evaluate -----------------------------------------------------------------------------------
 
 
 def evaluate(*, as_of: datetime | None = None, period_keys=None, measure_ids=None, store: bool = True) -> Evaluation:
@@ -227,243 +472,214 @@ def evaluate(*, as_of: datetime | None = None, period_keys=None, measure_ids=Non
     result = Evaluation(as_of=t, periods=periods)
     if not periods:
         return result
-    by_id = {p.pk: p for p in periods}
+    evaluated = sorted(p.pk for p in periods)
     incremental = measure_ids is not None
-    objectives_qs = Objective.objects.filter(is_active=True).select_related("perspective")
-    if incremental:
-        chosen = _affected_objectives(measure_ids, periods)
-        objectives = [o for ids in chunks(chosen) for o in objectives_qs.filter(pk__in=ids)]
-    else:
-        objectives = list(objectives_qs.filter(period_id__in=list(by_id)))
+    members = _affected_objectives(measure_ids, evaluated) if incremental else _all_objectives(evaluated)
+    by_id = {p.pk: p for p in periods}
     # Parents may sit in other periods (a quarter's objective aligned to the year's).
-    for extra in Objective.objects.filter(pk__in={o.parent_id for o in objectives if o.rolls_up and o.parent_id}) \
-            .exclude(pk__in=[o.pk for o in objectives]).select_related("perspective"):
-        by_id.setdefault(extra.period_id, extra.period)
-    rows = _pairs(list(by_id.values()), objectives, measure_ids)
-    measures, scores = _score_measures(rows, by_id, t)
+    missing = set(members.period.tolist()) - set(by_id)
+    by_id.update((p.pk, p) for p in Period.objects.filter(pk__in=missing))
+    period_ids = sorted(by_id)
+    stride = max(period_ids) + 1
 
-    nodes = _Nodes()
-    for o in objectives:
-        nodes.add((Kind.OBJECTIVE, o.pk), o.on_track, o.at_risk, o.status_rule)
+    key_results = _key_results(members, incremental)
+    target_sql = (f"SELECT t.measure_id, t.period_id FROM {_table(Target)} t JOIN {_table(Measure)} m "
+                  f"ON m.id = t.measure_id WHERE m.is_active = %s AND t.period_id IN ({_in(period_ids)})")
+    targeted = (_fetch_in(target_sql, [True, *period_ids], "t.measure_id", measure_ids) if incremental
+                else _fetch(target_sql, [True, *period_ids]))
+    target_measures, target_periods = (_ints(column) for column in _transpose(targeted, 2))
+    kr_period = members.period[key_results["objective"]]
+    pairs = _Pairs.of(np.concatenate([target_measures, key_results["measure"]]),
+                      np.concatenate([target_periods, kr_period]), stride)
+    measures = _measure_columns(pairs)
+    scores = _score_measures(pairs, measures, by_id, t)
+
+    frozen = _siblings(members) if incremental and len(members) else _Objectives.from_rows([])
     perspectives = {p.pk: p for p in Perspective.objects.all()}
-    objective_ids = {o.pk for o in objectives}
-    subject_of = {o.pk: o.subject_id for o in objectives}
-    for o in objectives:
-        child = nodes.index[(Kind.OBJECTIVE, o.pk)]
-        if o.rolls_up and o.parent_id in objective_ids:
-            nodes.edges.append((child, nodes.index[(Kind.OBJECTIVE, o.parent_id)], o.weight))
-            if subject_of[o.parent_id] == o.subject_id:
-                continue  # it counts in its subject's scorecard through the parent, not twice
-        _link_to_scorecard(nodes, child, o.subject_id, o.perspective_id, o.period_id, o.weight, perspectives)
-
-    frozen = _frozen_children(nodes, objectives, subject_of, incremental, perspectives, t)
-    leaves = scores.leaves() if scores is not None else engine.Leaves(*(np.zeros(0),) * 4)
-    leaf_edges = []
-    key_results = [kr for ids in chunks(objective_ids)
-                   for kr in KeyResult.objects.filter(objective_id__in=ids).select_related("objective")]
-    for kr in key_results:
-        position = rows.index.get((kr.measure_id, kr.objective.period_id))
-        if position is not None:
-            leaf_edges.append((position, nodes.index[(Kind.OBJECTIVE, kr.objective_id)], kr.weight))
-    offset = len(leaves)
-    if frozen.rows:
-        leaves = engine.Leaves.concat(leaves, frozen.leaves())
-        leaf_edges.extend((offset + i, parent, weight) for i, (parent, weight) in enumerate(frozen.links))
-
+    tree = _build_tree(members, frozen, {pk: p.weight for pk, p in perspectives.items()})
+    leaves = scores.leaves()
+    kr_leaf = pairs.find(key_results["measure"], kr_period)
+    leaf_child, leaf_parent, leaf_weight = [kr_leaf], [key_results["objective"]], [key_results["weight"]]
+    if len(frozen):
+        offset = len(leaves)
+        leaves = engine.Leaves.concat(leaves, _latest_snapshots(frozen, t))
+        for rows, parents, weights in tree.frozen_edges:
+            leaf_child.append(offset + rows)
+            leaf_parent.append(parents)
+            leaf_weight.append(weights)
     rolled = engine.roll_up_tree(
-        len(nodes.keys), leaves=leaves,
-        leaf_edges=_edges(leaf_edges), node_edges=_edges(nodes.edges),
-        on_track=np.array(nodes.on_track), at_risk=np.array(nodes.at_risk), status_rule=np.array(nodes.rule),
-    ) if nodes.keys else None
+        tree.size, leaves=leaves,
+        leaf_edges=engine.Edges(np.concatenate(leaf_child), np.concatenate(leaf_parent), np.concatenate(leaf_weight)),
+        node_edges=tree.node_edges,
+        on_track=np.concatenate([members.on_track, np.full(tree.size - len(members), engine.DEFAULT_ON_TRACK)]),
+        at_risk=np.concatenate([members.at_risk, np.full(tree.size - len(members), engine.DEFAULT_AT_RISK)]),
+        status_rule=np.concatenate([members.rule, np.full(tree.size - len(members), engine.StatusRule.WEIGHTED)]),
+    ) if tree.size else None
 
-    result.nodes = _results(rows, measures, scores, key_results, objectives, nodes, rolled, perspectives, by_id, t)
+    result.blocks = _blocks(pairs, measures["subject"], scores, key_results, kr_leaf, tree, rolled, by_id, t)
     if store:
-        result.stored = _store(result.nodes, t, replace_all=not incremental, periods=list(by_id.values()))
+        result.stored = _store(result.blocks, t, replace_periods=None if incremental else evaluated)
     return result
 
 
-def _link_to_scorecard(nodes: _Nodes, child: int, subject_id: int, perspective_id, period_id: int, weight: float,
-                       perspectives: dict) -> None:
-    scorecard = nodes.add((Kind.SCORECARD, subject_id, period_id))
-    if perspective_id is None:
-        nodes.edges.append((child, scorecard, weight))
-        return
-    perspective = nodes.add((Kind.PERSPECTIVE, perspective_id, subject_id, period_id))
-    nodes.edges.append((child, perspective, weight))
-    if perspective not in nodes.linked:
-        nodes.linked.add(perspective)
-        nodes.edges.append((perspective, scorecard, perspectives[perspective_id].weight))
+def _key_results(members: _Objectives, incremental: bool) -> dict[str, np.ndarray]:
+    """Key results of the member objectives: id, objective (position in members), measure, weight."""
+    kr, o = _table(KeyResult), _table(Objective)
+    if incremental or len(members) <= WHOLE_TABLE:
+        rows = _fetch_in(f"SELECT id, objective_id, measure_id, weight FROM {kr} WHERE 1 = 1", [], "objective_id",
+                         members.id.tolist())
+    else:
+        period_ids = np.unique(members.period).tolist()
+        rows = _fetch(f"SELECT kr.id, kr.objective_id, kr.measure_id, kr.weight FROM {kr} kr JOIN {o} o "
+                      f"ON o.id = kr.objective_id WHERE o.period_id IN ({_in(period_ids)})", period_ids)
+    ids, objectives, measures, weights = _transpose(sorted(rows), 4)
+    position = _Lookup(members.id).find(_ints(objectives))
+    keep = position >= 0
+    return {"id": _ints(ids)[keep], "objective": position[keep], "measure": _ints(measures)[keep],
+            "weight": _floats(weights)[keep]}
 
 
-@dataclass
-class _Frozen:
-    rows: list[tuple[float | None, float | None, str]] = field(default_factory=list)  # score, health, status
-    links: list[tuple[int, float]] = field(default_factory=list)  # (parent node, weight)
-
-    def leaves(self) -> engine.Leaves:
-        score = np.array([np.nan if s is None else s for s, _h, _st in self.rows])
-        health = np.array([np.nan if h is None else h for _s, h, _st in self.rows])
-        status = np.array([engine.Status[st.upper()] for _s, _h, st in self.rows], dtype=np.int8)
-        return engine.Leaves(score, health, status, np.full(len(self.rows), engine.MAX_CAP))
-
-
-def _frozen_children(nodes: _Nodes, objectives, subject_of: dict[int, int], incremental: bool, perspectives,
-                     t: datetime) -> _Frozen:
-    """Incremental runs: children of re-scored nodes that were not re-scored, from their latest snapshots."""
-    frozen = _Frozen()
-    objective_ids = set(subject_of)
-    if not incremental or not objectives:
-        return frozen
-    subjects = {(o.subject_id, o.period_id) for o in objectives}
-    siblings = _siblings(objective_ids, subjects)
-    latest = _latest_snapshots(Kind.OBJECTIVE, [o.pk for o in siblings], t)
-    for o in siblings:
-        values = latest.get(o.pk, (None, None, "no_data"))
-        parents = []
-        through_parent = False
-        if o.rolls_up and o.parent_id in objective_ids:
-            parents.append((nodes.index[(Kind.OBJECTIVE, o.parent_id)], o.weight))
-            through_parent = subject_of[o.parent_id] == o.subject_id
-        if (o.subject_id, o.period_id) in subjects and not through_parent:
-            key = ((Kind.PERSPECTIVE, o.perspective_id, o.subject_id, o.period_id) if o.perspective_id
-                   else (Kind.SCORECARD, o.subject_id, o.period_id))
-            if key not in nodes.index:
-                _link_perspective(nodes, key, o, perspectives)
-            parents.append((nodes.index[key], o.weight))
-        for parent in parents:
-            frozen.rows.append(values)
-            frozen.links.append(parent)
-    return frozen
-
-
-def _siblings(objective_ids: set[int], subjects: set[tuple[int, int]]) -> list[Objective]:
-    """Objectives outside the re-scored set that roll up into it or share a (subject, period) with it.
-
-    Two indexed lookups filtered in Python: OR-ing one condition per pair is slow on
-    SQLite and fails beyond 1,000 pairs.
-    """
-    found = set()
-    for ids in chunks(objective_ids):
-        found.update(Objective.objects.filter(is_active=True, rolls_up=True, parent_id__in=ids)
-                     .values_list("pk", flat=True))
-    for ids in chunks({s for s, _p in subjects}):
-        found.update(pk for pk, s, p in Objective.objects.filter(is_active=True, subject_id__in=ids)
-                     .values_list("pk", "subject_id", "period_id") if (s, p) in subjects)
-    found -= objective_ids
-    return [o for ids in chunks(found) for o in Objective.objects.filter(pk__in=ids)]
-
-
-def _link_perspective(nodes: _Nodes, key: tuple, objective, perspectives) -> None:
-    index = nodes.add(key)
-    if key[0] == Kind.PERSPECTIVE and index not in nodes.linked:
-        nodes.linked.add(index)
-        scorecard = nodes.add((Kind.SCORECARD, objective.subject_id, objective.period_id))
-        nodes.edges.append((index, scorecard, perspectives[objective.perspective_id].weight))
-
-
-def _latest_snapshots(kind: str, node_ids: list[int], t: datetime) -> dict[int, tuple]:
-    """(score, health, status) of each node's latest snapshot on or before the day of t."""
-    day = timezone.localdate(t)
-    latest: dict[int, tuple] = {}
-    for ids in chunks(node_ids):
-        rows = (ScoreSnapshot.objects.filter(node_kind=kind, node_id__in=ids, day__lte=day)
-                .order_by("node_id", "-day").values_list("node_id", "score", "health", "status"))
-        for node_id, score, health, status in rows:
-            latest.setdefault(node_id, (score, health, status))
-    return latest
-
-
-def _edges(triples: list[tuple[int, int, float]]) -> engine.Edges:
-    if not triples:
-        return engine.Edges.none()
-    child, parent, weight = zip(*triples, strict=True)
-    return engine.Edges(child=np.array(child), parent=np.array(parent), weight=np.array(weight, dtype=float))
-
-
-# -- results and snapshots ---------------------------------------------------------------------
-
-
-def _results(rows, measures, scores, key_results, objectives, nodes, rolled, perspectives, periods, t):
-    out = []
-    slug = engine.STATUS_SLUGS
-    for (measure_id, period_id), i in rows.index.items():
-        m = measures[measure_id]
-        out.append(NodeResult(
-            kind=Kind.MEASURE, node_id=measure_id, key=m["key"], name=m["name"], subject_id=m["subject_id"],
-            period_id=period_id, actual=_number(scores.actual[i]), attainment=_number(scores.attainment[i]),
-            score=_number(scores.score[i]), health=_number(scores.health[i]), status=slug[scores.status[i]],
-            forecast=_number(scores.forecast[i]), forecast_attainment=_number(scores.forecast_attainment[i]),
-            forecast_status=slug[scores.forecast_status[i]], elapsed=_number(scores.elapsed[i]),
-        ))
-    measure_results = {(r.node_id, r.period_id): r for r in out}
-    by_objective = {o.pk: o for o in objectives}
-    for kr in key_results:
-        source = measure_results.get((kr.measure_id, kr.objective.period_id))
-        if source is None:
-            continue
-        out.append(NodeResult(**{**source.__dict__, "kind": Kind.KEY_RESULT, "node_id": kr.pk, "key": kr.key,
-                                 "name": kr.title, "subject_id": kr.objective.subject_id,
-                                 "parent": (Kind.OBJECTIVE, kr.objective_id)}))
+def _blocks(pairs, measure_subject, scores, key_results, kr_leaf, tree: _Tree, rolled, periods: dict[int, Period],
+            t: datetime) -> list[NodeBlock]:
+    measure_values = {name: getattr(scores, name) for name in VALUE_FIELDS}
+    blocks = [NodeBlock(Kind.MEASURE, pairs.measure, measure_subject, pairs.period, measure_values,
+                        scores.status, scores.forecast_status)]
+    members = tree.members
+    found = kr_leaf >= 0
+    at = kr_leaf[found]
+    blocks.append(NodeBlock(
+        Kind.KEY_RESULT, key_results["id"][found], members.subject[key_results["objective"][found]],
+        pairs.period[at], {name: column[at] for name, column in measure_values.items()},
+        scores.status[at], scores.forecast_status[at], Kind.OBJECTIVE, members.id[key_results["objective"][found]]))
     if rolled is None:
-        return out
-    elapsed = {p.pk: _number(np.ravel(engine.elapsed_fraction(*(b.timestamp() for b in p.bounds()), t.timestamp()))[0])
-               for p in periods.values()}
-    names = {p.pk: p.name for p in perspectives.values()}
-    for key, i in nodes.index.items():
-        common = {"score": _number(rolled.progress[i]), "health": _number(rolled.health[i]),
-                  "status": slug[rolled.status[i]]}
-        if key[0] == Kind.OBJECTIVE:
-            o = by_objective[key[1]]
-            parent = (Kind.OBJECTIVE, o.parent_id) if o.rolls_up and o.parent_id else None
-            out.append(NodeResult(kind=Kind.OBJECTIVE, node_id=o.pk, key=o.key, name=o.title,
-                                  subject_id=o.subject_id, period_id=o.period_id, elapsed=elapsed.get(o.period_id),
-                                  parent=parent, **common))
-        elif key[0] == Kind.PERSPECTIVE:
-            _kind, perspective_id, subject_id, period_id = key
-            out.append(NodeResult(kind=Kind.PERSPECTIVE, node_id=perspective_id,
-                                  key=perspectives[perspective_id].key, name=names[perspective_id],
-                                  subject_id=subject_id, period_id=period_id, elapsed=elapsed.get(period_id),
-                                  parent=(Kind.SCORECARD, subject_id), **common))
-        else:
-            _kind, subject_id, period_id = key
-            out.append(NodeResult(kind=Kind.SCORECARD, node_id=subject_id, key=str(subject_id), name="Scorecard",
-                                  subject_id=subject_id, period_id=period_id, elapsed=elapsed.get(period_id),
-                                  **common))
+        return blocks
+    elapsed = {pk: float(np.ravel(engine.elapsed_fraction(*(b.timestamp() for b in p.bounds()), t.timestamp()))[0])
+               for pk, p in periods.items()}
+
+    def rolled_block(kind, span, node_id, subject, period, parent_kind=None, parent_id=None):
+        values = {name: np.full(len(node_id), np.nan) for name in VALUE_FIELDS}
+        values["score"], values["health"] = rolled.progress[span], rolled.health[span]
+        values["elapsed"] = np.array([elapsed[p] for p in period.tolist()], dtype=np.float64)
+        return NodeBlock(kind, node_id, subject, period, values, rolled.status[span],
+                         np.full(len(node_id), -1, dtype=np.int8), parent_kind, parent_id)
+
+    m, p = len(members), len(tree.perspective_nodes)
+    shown_parent = np.where(members.rolls_up & (members.parent >= 0), members.parent, NO_ID)
+    blocks.append(rolled_block(Kind.OBJECTIVE, slice(0, m), members.id, members.subject, members.period,
+                               Kind.OBJECTIVE, shown_parent))
+    perspective = tree.perspective_nodes
+    blocks.append(rolled_block(Kind.PERSPECTIVE, slice(m, m + p), perspective[:, 0], perspective[:, 1],
+                               perspective[:, 2], Kind.SCORECARD, perspective[:, 1]))
+    card = tree.scorecard_nodes
+    blocks.append(rolled_block(Kind.SCORECARD, slice(m + p, tree.size), card[:, 0], card[:, 0], card[:, 1]))
+    return blocks
+
+
+# -- NodeResults, on demand ---------------------------------------------------------------------
+
+
+def _names(model, key_field: str, name_field: str, ids) -> dict[int, tuple[str, str]]:
+    rows = _fetch_in(f"SELECT id, {key_field}, {name_field} FROM {_table(model)} WHERE 1 = 1", [], "id", ids)
+    return {pk: (key, name) for pk, key, name in rows}
+
+
+def _node_results(blocks: list[NodeBlock]) -> list[NodeResult]:
+    models = {Kind.MEASURE: (Measure, "key", "name"), Kind.KEY_RESULT: (KeyResult, "key", "title"),
+              Kind.OBJECTIVE: (Objective, "key", "title"), Kind.PERSPECTIVE: (Perspective, "key", "name")}
+    slug = engine.STATUS_SLUGS
+    out = []
+    for block in blocks:
+        names = (_names(*models[block.kind], set(block.node_id.tolist())) if block.kind in models
+                 else defaultdict(lambda: ("", "Scorecard")))
+        columns = {name: [None if np.isnan(v) else v for v in block.values[name].tolist()] for name in VALUE_FIELDS}
+        for i, node_id in enumerate(block.node_id.tolist()):
+            key, name = names[node_id]
+            parent = None
+            if block.parent_kind and block.parent_id[i] != NO_ID:
+                parent = (block.parent_kind, int(block.parent_id[i]))
+            forecast_status = int(block.forecast_status[i])
+            out.append(NodeResult(
+                kind=block.kind, node_id=node_id, key=key or str(node_id), name=name,
+                subject_id=int(block.subject_id[i]), period_id=int(block.period_id[i]),
+                status=slug[block.status[i]], forecast_status=slug[forecast_status] if forecast_status >= 0 else "",
+                parent=parent, **{name: columns[name][i] for name in VALUE_FIELDS}))
     return out
 
 
-SNAPSHOT_FIELDS = ("actual", "attainment", "score", "health", "status", "forecast", "forecast_attainment",
-                   "forecast_status", "elapsed")
+# -- snapshots ----------------------------------------------------------------------------------
+
+SNAPSHOT_COLUMNS = ("node_kind", "node_id", "subject_id", "period_id", "day", "as_of", "actual", "attainment",
+                    "score", "health", "status", "forecast", "forecast_attainment", "forecast_status", "elapsed")
+KEY_COLUMNS = ("node_kind", "node_id", "subject_id", "period_id", "day")
 
 
-def _store(results: list[NodeResult], t: datetime, *, replace_all: bool, periods: list[Period]) -> int:
-    """Replace the day's snapshots of these nodes (all of the periods' on a full run).
+def _snapshot_rows(blocks: list[NodeBlock], day, as_of) -> list[tuple]:
+    """Plain tuples in SNAPSHOT_COLUMNS order, straight from the columns (NaN -> NULL)."""
+    slugs = np.array(engine.STATUS_SLUGS + ("",), dtype=object)  # index -1 is "": no forecast status
+    rows: list[tuple] = []
+    for block in blocks:
+        if not len(block):
+            continue
+        size = len(block)
 
-    Plain tuples through executemany: model instances and bulk_create cost more than
-    the evaluation itself at 300,000 nodes.
+        def nullable(values: np.ndarray) -> list:
+            column = values.astype(object)
+            column[np.isnan(values)] = None
+            return column.tolist()
+
+        v = {name: nullable(block.values[name]) for name in VALUE_FIELDS}
+        rows.extend(zip(
+            [block.kind] * size, block.node_id.tolist(), block.subject_id.tolist(), block.period_id.tolist(),
+            [day] * size, [as_of] * size, v["actual"], v["attainment"], v["score"], v["health"],
+            slugs[block.status].tolist(), v["forecast"], v["forecast_attainment"],
+            slugs[block.forecast_status].tolist(), v["elapsed"], strict=True))
+    return rows
+
+
+def _store(blocks: list[NodeBlock], t: datetime, *, replace_periods: list[int] | None) -> int:
+    """Write the day's snapshot of every node.
+
+    A full run (`replace_periods`) first deletes the day's snapshots in those periods,
+    so nodes that left the plan leave the day too, and inserts; other rows (an
+    incremental run's, or parents in other periods) are upserted on the unique key.
+    PostgreSQL takes the inserts by COPY; SQLite by executemany.
     """
     day = timezone.localdate(t)
     ops = connection.ops
-    day_value, as_of = ops.adapt_datefield_value(day), ops.adapt_datetimefield_value(t)
-    rows = [(r.kind, r.node_id, r.subject_id, r.period_id, day_value, as_of,
-             *(getattr(r, name) for name in SNAPSHOT_FIELDS)) for r in results]
+    rows = _snapshot_rows(blocks, ops.adapt_datefield_value(day), ops.adapt_datetimefield_value(t))
     q = ops.quote_name
-    columns = ("node_kind", "node_id", "subject_id", "period_id", "day", "as_of", *SNAPSHOT_FIELDS)
-    sql = (f"INSERT INTO {q(ScoreSnapshot._meta.db_table)} ({', '.join(q(c) for c in columns)}) "
-           f"VALUES ({', '.join(['%s'] * len(columns))})")
+    table = _table(ScoreSnapshot)
+    replace = set(replace_periods or ())
+    fresh = [row for row in rows if row[3] in replace] if replace else []
+    upserts = [row for row in rows if row[3] not in replace] if replace else rows
     with transaction.atomic():
-        today = ScoreSnapshot.objects.filter(day=day)
-        if replace_all:
-            today.filter(period__in=periods).delete()
-        else:
-            # Keyed by subject too: a perspective's node id is shared by every subject's scorecard.
-            by_kind = defaultdict(set)
-            for r in results:
-                by_kind[(r.kind, r.subject_id)].add(r.node_id)
-            for (kind, subject_id), ids in by_kind.items():
-                for chunk in chunks(ids):
-                    today.filter(node_kind=kind, subject_id=subject_id, node_id__in=chunk).delete()
-        with connection.cursor() as cursor:
-            for start in range(0, len(rows), 50_000):
-                cursor.executemany(sql, rows[start:start + 50_000])
+        if replace:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {table} WHERE day = %s AND period_id IN ({_in(replace)})",
+                               [ops.adapt_datefield_value(day), *sorted(replace)])
+            _insert(fresh)
+        if upserts:
+            updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in SNAPSHOT_COLUMNS if c not in KEY_COLUMNS)
+            sql = (f"INSERT INTO {table} ({', '.join(q(c) for c in SNAPSHOT_COLUMNS)}) "
+                   f"VALUES ({_in(SNAPSHOT_COLUMNS)}) ON CONFLICT ({', '.join(q(c) for c in KEY_COLUMNS)}) "
+                   f"DO UPDATE SET {updates}")
+            with connection.cursor() as cursor:
+                cursor.executemany(sql, upserts)
     return len(rows)
+
+
+def _insert(rows: list[tuple]) -> None:
+    if not rows:
+        return
+    q = connection.ops.quote_name
+    columns = ", ".join(q(c) for c in SNAPSHOT_COLUMNS)
+    table = _table(ScoreSnapshot)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({_in(SNAPSHOT_COLUMNS)})"
+        for start in range(0, len(rows), 50_000):
+            cursor.executemany(sql, rows[start:start + 50_000])
