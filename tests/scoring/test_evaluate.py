@@ -181,3 +181,46 @@ def test_incremental_runs_keep_other_subjects_perspective_snapshots(org, plan):
     assert before == 2
     evaluate(as_of=MID_YEAR, period_keys=["fy2026"], measure_ids=[plan["latency"].pk])
     assert ScoreSnapshot.objects.filter(node_kind="perspective", subject=org.units.web.subject).count() == 1
+
+
+def snapshot_ids(**filters) -> dict[tuple[str, int, int], int]:
+    return {(s.node_kind, s.node_id, s.subject_id): s.pk for s in ScoreSnapshot.objects.filter(**filters)}
+
+
+def test_a_later_run_on_the_same_day_updates_the_days_rows_in_place(org, plan):
+    ingest(org, ObservationIn("latency", datetime(2026, 6, 1, tzinfo=UTC), 300))
+    evaluate(as_of=MID_YEAR, period_keys=["fy2026"])
+    first = snapshot_ids()
+    ingest(org, ObservationIn("latency", datetime(2026, 6, 1, 6, tzinfo=UTC), 250))
+    later = MID_YEAR.replace(hour=13)
+    evaluate(as_of=later, period_keys=["fy2026"])
+    assert snapshot_ids() == first  # the same rows, one per node and day
+    latency = ScoreSnapshot.objects.get(node_kind="measure", node_id=plan["latency"].pk)
+    assert (latency.actual, latency.as_of) == (250, later)
+    assert set(ScoreSnapshot.objects.values_list("as_of", flat=True)) == {later}
+
+
+def test_a_full_run_drops_the_days_rows_of_nodes_that_left_the_plan(org, plan):
+    spare = goals.do_create_objective(key="spare", title="Spare", subject=org.units.platform.subject,
+                                      period=plan["fy"], acting_user=org.admin)
+    evaluate(as_of=MID_YEAR, period_keys=["fy2026"])
+    assert ScoreSnapshot.objects.filter(node_kind="objective", node_id=spare.pk).exists()
+    goals.do_deactivate_objective(spare, acting_user=org.admin)
+    evaluate(as_of=MID_YEAR.replace(hour=15), period_keys=["fy2026"])
+    assert not ScoreSnapshot.objects.filter(node_kind="objective", node_id=spare.pk).exists()
+    assert ScoreSnapshot.objects.filter(node_kind="objective", node_id=plan["team"].pk).count() == 1
+
+
+def test_a_parent_in_another_period_is_upserted_not_duplicated(org, plan):
+    quarter = goals.Period.objects.get(key="fy2026-q3")
+    child = goals.do_create_objective(key="q3", title="Q3 push", subject=org.units.platform.subject,
+                                      period=quarter, parent=plan["company"], rolls_up=True, acting_user=org.admin)
+    goals.do_create_key_result(key="kr-q3", objective=child, title="Deploys", measure=plan["deploys"],
+                               acting_user=org.admin)
+    ingest(org, ObservationIn("deploys", datetime(2026, 7, 2, tzinfo=UTC), 10))
+    evaluate(as_of=MID_YEAR, period_keys=["fy2026"])
+    evaluate(as_of=MID_YEAR, period_keys=["fy2026-q3"])  # the company objective (fy2026) is re-scored as a parent
+    evaluate(as_of=MID_YEAR.replace(hour=20), period_keys=["fy2026-q3"])
+    company = ScoreSnapshot.objects.filter(node_kind="objective", node_id=plan["company"].pk)
+    assert company.count() == 1
+    assert ScoreSnapshot.objects.filter(node_kind="objective", node_id=plan["team"].pk).count() == 1
