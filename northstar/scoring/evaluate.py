@@ -156,18 +156,6 @@ def _in(values) -> str:
     return ", ".join(["%s"] * len(values))
 
 
-def _transpose(rows: list[tuple], width: int) -> list[tuple]:
-    return list(zip(*rows, strict=True)) if rows else [()] * width
-
-
-def _ints(values) -> np.ndarray:
-    return np.array([NO_ID if v is None else v for v in values], dtype=np.int64)
-
-
-def _floats(values) -> np.ndarray:
-    return np.array(values, dtype=np.float64)  # None becomes NaN
-
-
 class _Lookup:
     """Positions of keys in a set of int64 keys, by binary search."""
 
@@ -189,6 +177,14 @@ OBJECTIVE_COLUMNS = ("id", "subject_id", "period_id", "parent_id", "rolls_up", "
                      "on_track", "at_risk", "status_rule")
 
 
+def _objective_columns(alias: str = "") -> str:
+    """OBJECTIVE_COLUMNS as numbers: NULL parent and perspective as NO_ID, the status rule as its code."""
+    a = f"{alias}." if alias else ""
+    return (f"{a}id, {a}subject_id, {a}period_id, COALESCE({a}parent_id, {NO_ID}), {a}rolls_up, {a}weight, "
+            f"COALESCE({a}perspective_id, {NO_ID}), {a}on_track, {a}at_risk, "
+            f"{_code_sql(a + 'status_rule', _slugs(engine.StatusRule))}")
+
+
 @dataclass
 class _Objectives:
     id: np.ndarray
@@ -204,13 +200,12 @@ class _Objectives:
 
     @classmethod
     def from_rows(cls, rows: list[tuple]) -> _Objectives:
-        rows = sorted({row[0]: row for row in rows}.values(), key=lambda row: row[0])  # one per id, by id
-        ids, subjects, periods, parents, rolls, weights, perspectives, on_track, at_risk, rules = \
-            _transpose(rows, len(OBJECTIVE_COLUMNS))
-        return cls(id=_ints(ids), subject=_ints(subjects), period=_ints(periods), parent=_ints(parents),
-                   rolls_up=np.array(rolls, dtype=bool), weight=_floats(weights), perspective=_ints(perspectives),
-                   on_track=_floats(on_track), at_risk=_floats(at_risk),
-                   rule=engine._codes(np.array(rules, dtype=str), engine.StatusRule, "status_rule"))
+        table = _numeric(rows, len(OBJECTIVE_COLUMNS))
+        table = table[np.unique(table[:, 0], return_index=True)[1]]  # one row per objective, by id
+        ints = table.astype(np.int64)
+        return cls(id=ints[:, 0], subject=ints[:, 1], period=ints[:, 2], parent=ints[:, 3],
+                   rolls_up=ints[:, 4] == 1, weight=table[:, 5], perspective=ints[:, 6], on_track=table[:, 7],
+                   at_risk=table[:, 8], rule=ints[:, 9])
 
     def __len__(self) -> int:
         return len(self.id)
@@ -220,18 +215,18 @@ class _Objectives:
 
 
 def _objective_sql() -> str:
-    return f"SELECT {', '.join(OBJECTIVE_COLUMNS)} FROM {_table(Objective)} WHERE is_active = %s"
+    return f"SELECT {_objective_columns()} FROM {_table(Objective)} WHERE is_active = %s"
 
 
 def _with_parents(rows: list[tuple]) -> list[tuple]:
     """Add the active parents (in any period) that these objectives roll up into, to the top."""
     have = {row[0] for row in rows}
-    frontier = {row[3] for row in rows if row[4] and row[3] is not None} - have
+    frontier = {row[3] for row in rows if row[4] and row[3] != NO_ID} - have
     while frontier:
         found = _fetch_in(_objective_sql(), [True], "id", frontier)
         rows.extend(found)
         have.update(row[0] for row in found)
-        frontier = {row[3] for row in found if row[4] and row[3] is not None} - have
+        frontier = {row[3] for row in found if row[4] and row[3] != NO_ID} - have
     return rows
 
 
@@ -244,14 +239,16 @@ def _affected_objectives(measure_ids, period_ids: list[int]) -> _Objectives:
     """Active objectives in the periods fed by these measures' key results, and every objective they roll up into.
 
     One recursive query per chunk of measures: a chain is walked in the database, not level by level.
+    CROSS JOIN makes SQLite start from the key results of these measures (its planner would
+    otherwise scan the period's objectives); PostgreSQL reads it as a plain join.
     """
     kr, o = _table(KeyResult), _table(Objective)
-    columns = ", ".join(f"o.{c}" for c in OBJECTIVE_COLUMNS)
+    columns = _objective_columns("o")
     rows = []
     for chunk in chunks(measure_ids):
         rows.extend(_fetch(
             f"WITH RECURSIVE chain(id) AS ("
-            f"SELECT kr.objective_id FROM {kr} kr JOIN {o} o ON o.id = kr.objective_id WHERE o.is_active = %s "
+            f"SELECT kr.objective_id FROM {kr} kr CROSS JOIN {o} o ON o.id = kr.objective_id WHERE o.is_active = %s "
             f"AND o.period_id IN ({_in(period_ids)}) AND kr.measure_id IN ({_in(chunk)}) "
             f"UNION SELECT o.parent_id FROM {o} o JOIN chain ON o.id = chain.id JOIN {o} p ON p.id = o.parent_id "
             f"WHERE o.rolls_up = %s AND p.is_active = %s) "
@@ -306,43 +303,66 @@ def _rows_for_measures(sql: str, params, column: str, measure_ids: np.ndarray) -
     return _fetch_in(sql, params, column, unique.tolist())
 
 
-def _measure_columns(pairs: _Pairs) -> dict[str, np.ndarray]:
-    """Each pair's measure: subject, aggregation, polarity and tracking code (-1: the aggregation's default)."""
-    rows = _rows_for_measures(f"SELECT id, subject_id, aggregation, polarity, tracking FROM {_table(Measure)} "
-                              "WHERE 1 = 1", [], "id", pairs.measure)
-    ids, subjects, aggregation, polarity, tracking = _transpose(rows, 5)
-    at = _Lookup(_ints(ids)).find(pairs.measure)
-    codes = np.array([-1 if not value else engine.Tracking[value.upper()] for value in tracking], dtype=np.int64)
-    return {"subject": _ints(subjects)[at], "aggregation": np.array(aggregation, dtype=str)[at],
-            "polarity": np.array(polarity, dtype=str)[at], "tracking": codes[at]}
+def _code_sql(column: str, names) -> str:
+    """SQL mapping a text column to the position of its value in `names` (-1 otherwise): numbers come back
+    from the database, so whole result sets become one numpy array."""
+    cases = " ".join(f"WHEN '{name}' THEN {i}" for i, name in enumerate(names))
+    return f"CASE {column} {cases} ELSE -1 END"
 
 
-def _score_measures(pairs: _Pairs, measures: dict[str, np.ndarray], periods: dict[int, Period],
-                    t: datetime) -> engine.MeasureScores:
+def _slugs(codes: type[engine._Code]) -> list[str]:
+    return [member.slug for member in sorted(codes, key=int)]
+
+
+def _numeric(rows: list[tuple], width: int) -> np.ndarray:
+    """Rows of numbers as one (n, width) float64 array; NULL becomes NaN (ids stay exact below 2**53)."""
+    return np.array(rows, dtype=np.float64).reshape(-1, width)
+
+
+MEASURE_COLUMNS = ("id", "subject_id", "is_active", "aggregation", "polarity", "tracking")
+
+
+def _measures(ids: np.ndarray) -> dict[str, np.ndarray]:
+    """These measures' columns (MEASURE_COLUMNS), codes for the engine; tracking -1 = the aggregation's default."""
+    sql = (f"SELECT id, subject_id, is_active, {_code_sql('aggregation', _slugs(engine.Aggregation))}, "
+           f"{_code_sql('polarity', _slugs(engine.Polarity))}, {_code_sql('tracking', _slugs(engine.Tracking))} "
+           f"FROM {_table(Measure)} WHERE 1 = 1")
+    table = _numeric(_rows_for_measures(sql, [], "id", ids), len(MEASURE_COLUMNS)).astype(np.int64)
+    return dict(zip(MEASURE_COLUMNS, table.T, strict=True))
+
+
+def _targets(period_ids: list[int], measure_ids: np.ndarray | None) -> np.ndarray:
+    """(measure, period, *TARGET_FIELDS) rows of the periods' targets (of these measures only, when given)."""
+    sql = (f"SELECT measure_id, period_id, {', '.join(TARGET_FIELDS)} FROM {_table(Target)} "
+           f"WHERE period_id IN ({_in(period_ids)})")
+    rows = _fetch(sql, period_ids) if measure_ids is None else \
+        _rows_for_measures(sql, period_ids, "measure_id", measure_ids)
+    return _numeric(rows, 2 + len(TARGET_FIELDS))
+
+
+def _score_measures(pairs: _Pairs, measures: dict[str, np.ndarray], targets: np.ndarray,
+                    periods: dict[int, Period], t: datetime) -> engine.MeasureScores:
     period_ids = sorted(periods)
     size = len(pairs)
     columns = {name: np.full(size, np.nan) for name in TARGET_FIELDS}
     columns["cap"][:] = engine.DEFAULT_CAP
     columns["on_track"][:] = engine.DEFAULT_ON_TRACK
     columns["at_risk"][:] = engine.DEFAULT_AT_RISK
-    target_rows = _rows_for_measures(
-        f"SELECT measure_id, period_id, {', '.join(TARGET_FIELDS)} FROM {_table(Target)} "
-        f"WHERE period_id IN ({_in(period_ids)})", period_ids, "measure_id", pairs.measure)
-    if target_rows:
-        values = _floats(target_rows)
-        position = pairs.find(values[:, 0].astype(np.int64), values[:, 1].astype(np.int64))
-        known = position >= 0
-        for offset, name in enumerate(TARGET_FIELDS, start=2):
-            column = values[known, offset]
-            given = ~np.isnan(column)
-            columns[name][position[known][given]] = column[given]
+    position = pairs.find(targets[:, 0].astype(np.int64), targets[:, 1].astype(np.int64))
+    known = position >= 0
+    for offset, name in enumerate(TARGET_FIELDS, start=2):
+        column = targets[known, offset]
+        given = ~np.isnan(column)
+        columns[name][position[known][given]] = column[given]
 
     known_periods = np.array(period_ids, dtype=np.int64)
     bounds = np.array([[moment.timestamp() for moment in periods[pk].bounds()] for pk in period_ids]).reshape(-1, 2)
     starts, ends = bounds[np.searchsorted(known_periods, pairs.period)].T if size else (np.zeros(0), np.zeros(0))
+    at = _Lookup(measures["id"]).find(pairs.measure)
     return engine.evaluate_measures(
-        _load_aggregates(pairs, periods, t), aggregation=measures["aggregation"], polarity=measures["polarity"],
-        start=starts, end=ends, t=t.timestamp(), tracking=measures["tracking"], **columns,
+        _load_aggregates(pairs, periods, t), aggregation=measures["aggregation"][at],
+        polarity=measures["polarity"][at], start=starts, end=ends, t=t.timestamp(),
+        tracking=measures["tracking"][at], **columns,
     )
 
 
@@ -357,7 +377,7 @@ def _load_aggregates(pairs: _Pairs, periods: dict[int, Period], t: datetime) -> 
         f"FROM {_table(MeasureAggregate)} WHERE period_id IN ({_in(period_ids)})",
         [as_of, *period_ids], "measure_id", pairs.measure)
     if rows:
-        values = _floats(rows)
+        values = _numeric(rows, 3 + len(AGGREGATE_FIELDS))
         position = pairs.find(values[:, 0].astype(np.int64), values[:, 1].astype(np.int64))
         fresh = (position >= 0) & (values[:, 2] == 0)
         for offset, name in enumerate(AGGREGATE_FIELDS, start=3):
@@ -450,15 +470,13 @@ def _latest_snapshots(objectives: _Objectives, t: datetime) -> engine.Leaves:
         table = _table(ScoreSnapshot)
         day = connection.ops.adapt_datefield_value(timezone.localdate(t))
         rows = _fetch_in(
-            f"SELECT s.node_id, s.score, s.health, s.status FROM {table} s WHERE s.node_kind = %s "
-            f"AND s.day = (SELECT max(l.day) FROM {table} l WHERE l.node_kind = s.node_kind "
+            f"SELECT s.node_id, s.score, s.health, {_code_sql('s.status', engine.STATUS_SLUGS)} FROM {table} s "
+            f"WHERE s.node_kind = %s AND s.day = (SELECT max(l.day) FROM {table} l WHERE l.node_kind = s.node_kind "
             f"AND l.node_id = s.node_id AND l.subject_id = s.subject_id AND l.period_id = s.period_id "
             f"AND l.day <= %s)", [Kind.OBJECTIVE, day], "s.node_id", objectives.id.tolist())
-        if rows:
-            ids, scores, healths, statuses = _transpose(rows, 4)
-            at = _Lookup(objectives.id).find(_ints(ids))
-            score[at], health[at] = _floats(scores), _floats(healths)
-            status[at] = engine._codes(np.array(statuses, dtype=str), engine.Status, "status")
+        found = _numeric(rows, 4)
+        at = _Lookup(objectives.id).find(found[:, 0].astype(np.int64))
+        score[at], health[at], status[at] = found[:, 1], found[:, 2], found[:, 3]
     return engine.Leaves(score, health, status, engine.MAX_CAP)
 
 
@@ -483,16 +501,17 @@ def evaluate(*, as_of: datetime | None = None, period_keys=None, measure_ids=Non
     stride = max(period_ids) + 1
 
     key_results = _key_results(members, incremental)
-    target_sql = (f"SELECT t.measure_id, t.period_id FROM {_table(Target)} t JOIN {_table(Measure)} m "
-                  f"ON m.id = t.measure_id WHERE m.is_active = %s AND t.period_id IN ({_in(period_ids)})")
-    targeted = (_fetch_in(target_sql, [True, *period_ids], "t.measure_id", measure_ids) if incremental
-                else _fetch(target_sql, [True, *period_ids]))
-    target_measures, target_periods = (_ints(column) for column in _transpose(targeted, 2))
     kr_period = members.period[key_results["objective"]]
-    pairs = _Pairs.of(np.concatenate([target_measures, key_results["measure"]]),
-                      np.concatenate([target_periods, kr_period]), stride)
-    measures = _measure_columns(pairs)
-    scores = _score_measures(pairs, measures, by_id, t)
+    targets = _targets(period_ids, np.union1d(measure_ids, key_results["measure"]) if incremental else None)
+    measures = _measures(np.union1d(targets[:, 0].astype(np.int64), key_results["measure"]))
+    # Scored: measures with a target in the periods (on an incremental run, only the given ones), and key results'.
+    targeted = measures["is_active"][_Lookup(measures["id"]).find(targets[:, 0].astype(np.int64))] == 1
+    if incremental:
+        targeted &= np.isin(targets[:, 0], measure_ids)
+    pairs = _Pairs.of(np.concatenate([targets[targeted, 0].astype(np.int64), key_results["measure"]]),
+                      np.concatenate([targets[targeted, 1].astype(np.int64), kr_period]), stride)
+    scores = _score_measures(pairs, measures, targets, by_id, t)
+    measure_subject = measures["subject_id"][_Lookup(measures["id"]).find(pairs.measure)]
 
     frozen = _siblings(members) if incremental and len(members) else _Objectives.from_rows([])
     perspectives = {p.pk: p for p in Perspective.objects.all()}
@@ -516,7 +535,7 @@ def evaluate(*, as_of: datetime | None = None, period_keys=None, measure_ids=Non
         status_rule=np.concatenate([members.rule, np.full(tree.size - len(members), engine.StatusRule.WEIGHTED)]),
     ) if tree.size else None
 
-    result.blocks = _blocks(pairs, measures["subject"], scores, key_results, kr_leaf, tree, rolled, by_id, t)
+    result.blocks = _blocks(pairs, measure_subject, scores, key_results, kr_leaf, tree, rolled, by_id, t)
     if store:
         result.stored = _store(result.blocks, t, replace_periods=None if incremental else evaluated)
     return result
@@ -532,11 +551,11 @@ def _key_results(members: _Objectives, incremental: bool) -> dict[str, np.ndarra
         period_ids = np.unique(members.period).tolist()
         rows = _fetch(f"SELECT kr.id, kr.objective_id, kr.measure_id, kr.weight FROM {kr} kr JOIN {o} o "
                       f"ON o.id = kr.objective_id WHERE o.period_id IN ({_in(period_ids)})", period_ids)
-    ids, objectives, measures, weights = _transpose(sorted(rows), 4)
-    position = _Lookup(members.id).find(_ints(objectives))
+    table = _numeric(sorted(rows), 4)
+    position = _Lookup(members.id).find(table[:, 1].astype(np.int64))
     keep = position >= 0
-    return {"id": _ints(ids)[keep], "objective": position[keep], "measure": _ints(measures)[keep],
-            "weight": _floats(weights)[keep]}
+    return {"id": table[keep, 0].astype(np.int64), "objective": position[keep],
+            "measure": table[keep, 2].astype(np.int64), "weight": table[keep, 3]}
 
 
 def _blocks(pairs, measure_subject, scores, key_results, kr_leaf, tree: _Tree, rolled, periods: dict[int, Period],
