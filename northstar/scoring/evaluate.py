@@ -248,7 +248,7 @@ def _affected_objectives(measure_ids, period_ids: list[int]) -> _Objectives:
     for chunk in chunks(measure_ids):
         rows.extend(_fetch(
             f"WITH RECURSIVE chain(id) AS ("
-            f"SELECT kr.objective_id FROM {kr} kr CROSS JOIN {o} o ON o.id = kr.objective_id WHERE o.is_active = %s "
+            f"SELECT kr.objective_id FROM {kr} kr CROSS JOIN {o} o WHERE o.id = kr.objective_id AND o.is_active = %s "
             f"AND o.period_id IN ({_in(period_ids)}) AND kr.measure_id IN ({_in(chunk)}) "
             f"UNION SELECT o.parent_id FROM {o} o JOIN chain ON o.id = chain.id JOIN {o} p ON p.id = o.parent_id "
             f"WHERE o.rolls_up = %s AND p.is_active = %s) "
