@@ -108,6 +108,12 @@ class NodeBlock:
     def __len__(self) -> int:
         return len(self.node_id)
 
+    def take(self, mask: np.ndarray) -> NodeBlock:
+        return NodeBlock(self.kind, self.node_id[mask], self.subject_id[mask], self.period_id[mask],
+                         {name: column[mask] for name, column in self.values.items()}, self.status[mask],
+                         self.forecast_status[mask], self.parent_kind,
+                         None if self.parent_id is None else self.parent_id[mask])
+
 
 @dataclass
 class Evaluation:
@@ -297,10 +303,9 @@ class _Pairs:
 
 def _rows_for_measures(sql: str, params, column: str, measure_ids: np.ndarray) -> list[tuple]:
     """Rows of `sql` for these measures: IN lists when few, the whole (period-filtered) result when many."""
-    unique = np.unique(measure_ids)
-    if len(unique) > WHOLE_TABLE:
+    if len(measure_ids) > WHOLE_TABLE:
         return _fetch(sql, params)
-    return _fetch_in(sql, params, column, unique.tolist())
+    return _fetch_in(sql, params, column, set(measure_ids.tolist()))
 
 
 def _code_sql(column: str, names) -> str:
@@ -537,7 +542,15 @@ def evaluate(*, as_of: datetime | None = None, period_keys=None, measure_ids=Non
 
     result.blocks = _blocks(pairs, measure_subject, scores, key_results, kr_leaf, tree, rolled, by_id, t)
     if store:
-        result.stored = _store(result.blocks, t, replace_periods=None if incremental else evaluated)
+        blocks = result.blocks
+        if incremental:
+            # Measures re-scored only to feed a roll-up have no new data: their rows (and their key results')
+            # stay as the last full run wrote them.
+            given = np.asarray(list(measure_ids), dtype=np.int64)
+            kr_measure = key_results["measure"][kr_leaf >= 0]
+            blocks = [blocks[0].take(np.isin(blocks[0].node_id, given)), blocks[1].take(np.isin(kr_measure, given)),
+                      *blocks[2:]]
+        result.stored = _store(blocks, t, replace_periods=None if incremental else evaluated)
     return result
 
 

@@ -224,3 +224,18 @@ def test_a_parent_in_another_period_is_upserted_not_duplicated(org, plan):
     company = ScoreSnapshot.objects.filter(node_kind="objective", node_id=plan["company"].pk)
     assert company.count() == 1
     assert ScoreSnapshot.objects.filter(node_kind="objective", node_id=plan["team"].pk).count() == 1
+
+
+def test_an_incremental_run_rewrites_only_the_given_measures_and_their_chain(org, plan):
+    ingest(org, ObservationIn("deploys", datetime(2026, 2, 1, tzinfo=UTC), 300),
+           ObservationIn("latency", datetime(2026, 6, 1, tzinfo=UTC), 300))
+    evaluate(as_of=MID_YEAR, period_keys=["fy2026"])
+    later = MID_YEAR.replace(hour=14)
+    result = evaluate(as_of=later, period_keys=["fy2026"], measure_ids=[plan["latency"].pk])
+    written = {(s.node_kind, s.node_id) for s in ScoreSnapshot.objects.filter(as_of=later)}
+    assert ("measure", plan["latency"].pk) in written and ("objective", plan["team"].pk) in written
+    assert ("objective", plan["company"].pk) in written
+    # deploys was re-scored to feed the team objective, but has no new data: its row is the full run's.
+    assert ("measure", plan["deploys"].pk) not in written
+    assert ("measure", "deploys") in {(n.kind, n.key) for n in result.nodes}
+    assert result.stored == len(written)
