@@ -130,6 +130,12 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # SQLite's page cache per connection (its default is 2 MB): inserting observations into the
+    # (measure, ts) index of a big table reads a page per row when the index does not fit.
+    # Memory is taken as pages are read, up to this size.
+    SQLITE_CACHE_MB = env_int("SQLITE_CACHE_MB", 256)
+    if SQLITE_CACHE_MB < 2:
+        raise ImproperlyConfigured(f"SQLITE_CACHE_MB must be at least 2 (megabytes), not {SQLITE_CACHE_MB}.")
     DATABASES["default"]["OPTIONS"] = {
         # IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of
         # failing mid-transaction, and the audit chain is appended one at a time.
@@ -137,7 +143,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-            "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=20000;"
+            "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=20000; "
+            f"PRAGMA cache_size=-{SQLITE_CACHE_MB * 1024};"  # negative: KiB
         ),
     }
     DATABASES["default"]["TEST"] = {"NAME": env("NORTHSTAR_TEST_SQLITE", "") or None}

@@ -88,6 +88,21 @@ def test_a_bad_value_is_an_error_of_its_item_and_nothing_is_written(org, writer,
     assert nothing_stored()
 
 
+def test_a_huge_integer_value_is_an_error_of_its_item(org, writer):
+    body = f'{{"observations": [{{"measure": "deploys", "ts": "{at(1)}", "value": 1{"0" * 400}}}]}}'
+    response = writer.post("/observations", raw=body)
+    assert response.status_code == 422, response.content
+    [message] = response.json()["error"]["fields"]["observations.0.value"]
+    assert message.endswith("is not a finite number")
+    assert nothing_stored()
+
+
+def test_other_keys_of_an_item_are_ignored(org, writer):
+    items = [{"measure": "deploys", "ts": at(1), "value": 1, "unit": "deploys", "line": 3}]
+    body = writer.post("/observations", {"observations": items}).json()
+    assert (body["written"], body["errors"]) == (1, [])
+
+
 def test_every_bad_item_is_reported_by_index_and_field(org, writer):
     future = (timezone.now() + timedelta(days=2)).isoformat()
     items = [
