@@ -665,23 +665,40 @@ def _snapshot_rows(blocks: list[NodeBlock], day, as_of) -> list[tuple]:
 
 
 def _store(blocks: list[NodeBlock], t: datetime, *, replace_periods: list[int] | None) -> int:
-    """Write the day's snapshot of every node: an upsert on (node, subject, period, day).
+    """Write the day's snapshot of every node: one row per (node, subject, period, day).
 
-    The day's first run inserts; later runs update the same rows in place, so a
-    day keeps one row per node. A full run (`replace_periods`) then deletes the
-    day's rows that it did not write (nodes that left the plan).
+    SQLite upserts: the day's first run inserts, later runs update the same rows in
+    place (cheaper there than deleting and inserting), then a full run
+    (`replace_periods`) deletes the day's rows it did not write (nodes that left the
+    plan). On PostgreSQL an update writes a new row version and new index entries,
+    so a full run deletes the day's rows of its periods and COPYs the new ones in;
+    other rows (an incremental run's, parents in other periods) are upserted.
     """
     ops = connection.ops
     day, as_of = ops.adapt_datefield_value(timezone.localdate(t)), ops.adapt_datetimefield_value(t)
     rows = _snapshot_rows(blocks, day, as_of)
-    with transaction.atomic():
+    table = _table(ScoreSnapshot)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if replace_periods and connection.vendor == "postgresql":
+            cursor.execute(f"DELETE FROM {table} WHERE day = %s AND period_id IN ({_in(replace_periods)})",
+                           [day, *replace_periods])
+            replaced = set(replace_periods)
+            _copy(cursor, table, [row for row in rows if row[3] in replaced])
+            _upsert([row for row in rows if row[3] not in replaced])
+            return len(rows)
         _upsert(rows)
         if replace_periods:
-            with connection.cursor() as cursor:
-                cursor.execute(f"DELETE FROM {_table(ScoreSnapshot)} WHERE day = %s "
-                               f"AND period_id IN ({_in(replace_periods)}) AND as_of <> %s",
-                               [day, *replace_periods, as_of])
+            cursor.execute(f"DELETE FROM {table} WHERE day = %s AND period_id IN ({_in(replace_periods)}) "
+                           "AND as_of <> %s", [day, *replace_periods, as_of])
     return len(rows)
+
+
+def _copy(cursor, table: str, rows: list[tuple]) -> None:
+    """PostgreSQL: rows into `table` (SNAPSHOT_COLUMNS) by COPY."""
+    columns = ", ".join(connection.ops.quote_name(c) for c in SNAPSHOT_COLUMNS)
+    with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _upsert(rows: list[tuple]) -> None:
@@ -698,9 +715,7 @@ def _upsert(rows: list[tuple]) -> None:
         if connection.vendor == "postgresql":
             cursor.execute(f"CREATE TEMPORARY TABLE snapshot_rows ON COMMIT DROP AS SELECT {columns} FROM {table} "
                            "WITH NO DATA")
-            with cursor.cursor.copy(f"COPY snapshot_rows ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            _copy(cursor, "snapshot_rows", rows)
             cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM snapshot_rows {conflict}")
             cursor.execute("DROP TABLE snapshot_rows")
             return
