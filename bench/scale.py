@@ -1087,10 +1087,9 @@ def report(args, meta, results, reused) -> str:
                                         else "reduced")
     cpu = platform.processor() or platform.machine()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    fixes = ""
     lines = [
         f"\n## {date.today().isoformat()} · {engine} · {meta['measures']:,} measures · "
-        f"{meta['observations']:,} observations ({size}){fixes}\n",
+        f"{meta['observations']:,} observations ({size})\n",
         f"Machine: {cpu}, {os.cpu_count()} CPU, {memory:.0f} GB RAM, {platform.system()}; Python "
         f"{platform.python_version()}; shared with other work (load average {results['load_average'][0][0]:.1f} "
         f"at start, {results['load_average'][1][0]:.1f} at end). Database {meta['db_mb']:,.0f} MB"

@@ -216,9 +216,6 @@ class _Objectives:
     def __len__(self) -> int:
         return len(self.id)
 
-    def take(self, mask: np.ndarray) -> _Objectives:
-        return _Objectives(**{name: getattr(self, name)[mask] for name in self.__dataclass_fields__})
-
 
 def _objective_sql() -> str:
     return f"SELECT {_objective_columns()} FROM {_table(Objective)} WHERE is_active = %s"

@@ -28,6 +28,7 @@ from northstar.directory.models import OrgUnit, Subject, path_ids
 from northstar.goals.models import CheckIn, KeyResult, Objective, Period, Perspective
 from northstar.measures.models import Measure, Observation, Target
 from northstar.scoring import engine
+from northstar.scoring.evaluate import chunks
 from northstar.scoring.models import STATUS_TONES, ScoreSnapshot, Status
 from northstar.scoring.report import _subject_key as subject_key
 
@@ -42,14 +43,6 @@ RECENT_CHECK_INS = 5
 # Best first: the order of statuses in counts, bars and legends.
 STATUS_ORDER = (Status.ON_TRACK, Status.AT_RISK, Status.OFF_TRACK, Status.PENDING, Status.NO_DATA)
 SUBJECT_RELATED = ("subject__person", "subject__org_unit", "subject__service", "subject__process")
-_CHUNK = 900  # ids per IN (...) list; SQLite allows 999 parameters per query by default
-
-
-def _chunks(ids: list, size: int = _CHUNK):
-    for start in range(0, len(ids), size):
-        yield ids[start:start + size]
-
-
 def status_label(status: str) -> str:
     return Status(status).label if status in Status.values else ""
 
@@ -61,8 +54,22 @@ def status_tone(status: str) -> str:
 # -- one node's score ----------------------------------------------------------------------------
 
 
+class StatusLabelled:
+    """`label` and `tone` of the `status` a dataclass carries, for chips and legends."""
+
+    status: str
+
+    @property
+    def label(self) -> str:
+        return status_label(self.status)
+
+    @property
+    def tone(self) -> str:
+        return status_tone(self.status)
+
+
 @dataclass
-class Score:
+class Score(StatusLabelled):
     """A node's latest snapshot (or "no data" when it has none) and its recent daily scores."""
 
     status: str = Status.NO_DATA
@@ -85,14 +92,6 @@ class Score:
                    attainment=snapshot.attainment, score=snapshot.score, health=snapshot.health,
                    forecast=snapshot.forecast, forecast_attainment=snapshot.forecast_attainment,
                    forecast_status=snapshot.forecast_status, elapsed=snapshot.elapsed)
-
-    @property
-    def label(self) -> str:
-        return status_label(self.status)
-
-    @property
-    def tone(self) -> str:
-        return status_tone(self.status)
 
     @property
     def forecast_label(self) -> str:
@@ -227,7 +226,7 @@ def node_scores(user, period_id: int, kind: str, node_ids: Iterable[int], *, sub
     if subject_id is not None:
         base = base.filter(subject_id=subject_id)
     scores: dict[int, Score] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         for snapshot in base.filter(node_id__in=chunk, day=Subquery(_newest_day(on))).order_by("day"):
             scores[snapshot.node_id] = Score.of(snapshot)  # the newest wins if the subject changed
         if days:
@@ -282,7 +281,7 @@ def objective_rows(user, objectives: Iterable[Objective], *, key_results: bool =
     kr_periods: dict[int, list[int]] = defaultdict(list)
     if key_results and objectives:
         periods_of = {o.pk: o.period_id for o in objectives}
-        for chunk in _chunks(list(periods_of)):
+        for chunk in chunks(list(periods_of)):
             for kr in (KeyResult.objects.restrict(user, "view").filter(objective_id__in=chunk)
                        .select_related("measure").order_by("order", "pk")):
                 krs_by_objective[kr.objective_id].append(kr)
@@ -295,7 +294,7 @@ def objective_rows(user, objectives: Iterable[Objective], *, key_results: bool =
         kr_ids = kr_periods.get(period_id, [])
         kr_scores.update(node_scores(user, period_id, Kind.KEY_RESULT, kr_ids, days=days))
         measure_ids = sorted({kr.measure_id for o in ids for kr in krs_by_objective[o]})
-        for chunk in _chunks(measure_ids):
+        for chunk in chunks(measure_ids):
             for target in Target.objects.restrict(user, "view").filter(period_id=period_id, measure_id__in=chunk):
                 targets[(target.measure_id, period_id)] = target
     return [
@@ -434,18 +433,11 @@ class Point:
 
 
 @dataclass
-class Band:
+class Band(StatusLabelled):
     status: str
     lower: float | None  # None: unbounded
     upper: float | None
 
-    @property
-    def label(self) -> str:
-        return status_label(self.status)
-
-    @property
-    def tone(self) -> str:
-        return status_tone(self.status)
 
 
 @dataclass
@@ -595,7 +587,7 @@ def _bucket_points(rows, first: datetime, width: float) -> tuple[list, dict[str,
     )
     # The last value of each bucket: the observation at its greatest ts (ties: the one recorded last).
     last_values = {}
-    for chunk in _chunks([g["last_ts"] for g in grouped]):
+    for chunk in chunks([g["last_ts"] for g in grouped]):
         for ts, value in rows.filter(ts__in=chunk).order_by("ts", "id").values_list("ts", "value"):
             last_values[ts] = value
 
@@ -712,7 +704,7 @@ def my_objectives(user):
 def recent_check_ins(user, objective_ids, per_objective: int = RECENT_CHECK_INS) -> dict[int, list[CheckIn]]:
     found: dict[int, list[CheckIn]] = defaultdict(list)
     ids = list(objective_ids)
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         rows = (CheckIn.objects.restrict(user, "view").filter(objective_id__in=chunk)
                 .annotate(rank=Window(RowNumber(), partition_by=F("objective_id"),
                                       order_by=(F("created").desc(), F("pk").desc())))
@@ -754,19 +746,12 @@ def my_goals(user, period: Period | None = None, *, days: int = SPARK_DAYS) -> l
 
 
 @dataclass
-class Segment:
+class Segment(StatusLabelled):
     status: str
     count: int
     x: float  # where the segment starts in a 0-100 bar
     width: float
 
-    @property
-    def label(self) -> str:
-        return status_label(self.status)
-
-    @property
-    def tone(self) -> str:
-        return status_tone(self.status)
 
 
 @dataclass
