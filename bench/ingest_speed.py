@@ -26,9 +26,7 @@ import cProfile
 import json
 import os
 import pstats
-import shutil
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -36,6 +34,7 @@ from pathlib import Path
 from unittest import mock
 
 import numpy as np
+from scale import fresh_database  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_NAME = "ns_ingest_speed"
@@ -84,21 +83,11 @@ def setup_django(args) -> None:
     django.setup()
 
 
-def psql(sql: str) -> None:
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
-                    "-qc", sql], check=True)
-
-
 # -- building ----------------------------------------------------------------------------------
 
 
 def build(args) -> None:
-    if args.dir.exists():
-        shutil.rmtree(args.dir)
-    args.dir.mkdir(parents=True)
-    if args.db == "postgres":
-        psql(f"DROP DATABASE IF EXISTS {PG_NAME}")
-        psql(f"CREATE DATABASE {PG_NAME}")
+    fresh_database(args, PG_NAME)
     setup_django(args)
     from django.contrib.auth import get_user_model
     from django.core.management import call_command

@@ -178,13 +178,14 @@ def psql(sql: str) -> None:
                     "-qc", sql], check=True)
 
 
-def fresh_database(args) -> None:
+def fresh_database(args, pg_name: str = PG_NAME) -> None:
+    """An empty --dir, and on PostgreSQL the database `pg_name` dropped and created (never any other)."""
     if args.dir.exists():
         shutil.rmtree(args.dir)
     args.dir.mkdir(parents=True)
     if args.db == "postgres":
-        psql(f"DROP DATABASE IF EXISTS {PG_NAME}")
-        psql(f"CREATE DATABASE {PG_NAME}")
+        psql(f"DROP DATABASE IF EXISTS {pg_name}")
+        psql(f"CREATE DATABASE {pg_name}")
 
 
 def database_mb(args) -> float:
